@@ -1,0 +1,66 @@
+//! `cargo xtask <command>`: the project's automation.
+//!
+//! Every install step a fresh machine needs lives here (see [`bootstrap`]),
+//! so that the README's two commands work on a machine that has never seen
+//! the project.
+mod bootstrap;
+mod build;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "xcarp project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install everything the build and the tests need: rust-src for the
+    /// nightly, bpf-linker (into .tools/), and the Debian packages the tests
+    /// drive. Idempotent.
+    Setup,
+    /// Install rust-src and bpf-linker if missing, then build the XDP object
+    /// and the xcarp binary (release).
+    BuildEbpf,
+    /// Build xcarp (release) with its XDP object and run it with the given
+    /// arguments (as root).
+    Run {
+        /// Arguments for xcarp.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run every test: unit, kernel (BPF_PROG_TEST_RUN) and namespace tests.
+    /// Installs what the tests need first. Needs root.
+    Test {
+        /// Extra arguments passed to the test binaries (e.g. a name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Setup => {
+            bootstrap::ebpf_toolchain()?;
+            bootstrap::test_packages()
+        }
+        Command::BuildEbpf => {
+            let built = build::build_release()?;
+            println!("xcarp:       {}", built.binary.display());
+            println!(
+                "XDP object:  {} ({} bytes)",
+                built.object.display(),
+                std::fs::metadata(&built.object)?.len()
+            );
+            Ok(())
+        }
+        Command::Run { args } => {
+            let built = build::build_release()?;
+            build::exec(&built.binary, &args)
+        }
+        Command::Test { args } => test::run(&args),
+    }
+}
