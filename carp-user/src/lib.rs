@@ -1,5 +1,8 @@
 //! xcarp: a UCARP-compatible CARP daemon whose receive path runs in XDP.
 //!
 //! Layout:
-//! - [`xdp`]: loading and attaching the in-kernel filter.
+//! - [`cli`]: ucarp's command line, validated into a [`cli::Config`].
+//! - [`daemon`]: the tokio shell: sockets, timers, signals, scripts, logs.
+//! - [`xdp`]: loading and attaching the in-kernel filter, its maps and ring buffer.
+pub mod cli;
 pub mod xdp;
