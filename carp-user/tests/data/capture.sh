@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Regenerates the ucarp captures in this folder. Needs root, iproute2,
+# tcpdump and the Debian `ucarp` package (1.5.2+git20192404.1a9aaf7).
+# Everything runs inside a private network namespace that is deleted on exit,
+# even on failure; only documentation/private test addresses are used.
+set -euo pipefail
+
+NS=xcb_cap
+OUT=$(cd "$(dirname "$0")" && pwd)
+
+cleanup() { ip netns del "$NS" 2>/dev/null || true; }
+trap cleanup EXIT
+cleanup
+
+ip netns add "$NS"
+ip -n "$NS" link add v0 type veth peer name v1
+# Fixed NIC MACs so the GARP fixtures are stable.
+ip -n "$NS" link set v0 address 02:00:00:00:99:01
+ip -n "$NS" link set v1 address 02:00:00:00:99:02
+ip -n "$NS" addr add 10.99.0.1/24 dev v0
+ip -n "$NS" addr add 10.99.0.2/24 dev v1
+ip -n "$NS" link set lo up
+ip -n "$NS" link set v0 up
+ip -n "$NS" link set v1 up
+sleep 1
+
+# capture NAME SECONDS UCARP-ARGS...: runs one ucarp on v0 and records
+# everything it puts on the wire, as seen from the peer end v1.
+capture() {
+    local name=$1 secs=$2
+    shift 2
+    ip netns exec "$NS" tcpdump -i v1 -U -s 1500 -w "$OUT/$name.pcap" \
+        'proto 112 or arp' 2>/dev/null &
+    local tcpdump_pid=$!
+    sleep 1
+    ip netns exec "$NS" timeout "$secs" ucarp -i v0 -s 10.99.0.1 "$@" \
+        >"$OUT/$name.log" 2>&1 || true
+    sleep 1
+    kill "$tcpdump_pid"
+    wait "$tcpdump_pid" 2>/dev/null || true
+}
+
+# Default: multicast to 224.0.0.18, advbase 1, advskew 0.
+capture ucarp_default 7 -v 42 -p love -a 10.99.0.252 -P -n
+# --nomcast: broadcast destination MAC, IP destination still the group.
+capture ucarp_nomcast 7 -v 42 -p love -a 10.99.0.252 -P -n -M
+# Non-default advbase/advskew.
+capture ucarp_advskew 12 -v 7 -p secret -a 10.99.0.253 -P -n --advbase=2 --advskew=100
+# Custom multicast group.
+capture ucarp_mcast 7 -v 200 -p love -a 10.99.0.254 -P -n --mcast=239.192.0.1
+
+# Two real ucarp instances on either end of the veth, same vhid and interval:
+# A (10.99.0.1) becomes MASTER with random counters, B (10.99.0.2) starts as
+# BACKUP and adopts A's counter; SIGUSR2 makes A step down, so B takes over
+# and its first adverts continue from A's last counter + 1.
+ip netns exec "$NS" tcpdump -i v1 -U -s 1500 -w "$OUT/ucarp_pair.pcap" \
+    'proto 112 or arp' 2>/dev/null &
+tcpdump_pid=$!
+sleep 1
+ip netns exec "$NS" timeout 14 ucarp -i v0 -s 10.99.0.1 -v 9 -p pairpw -a 10.99.0.250 -n \
+    >"$OUT/ucarp_pair_a.log" 2>&1 &
+a_pid=$!
+sleep 5
+ip netns exec "$NS" timeout 9 ucarp -i v1 -s 10.99.0.2 -v 9 -p pairpw -a 10.99.0.250 -n \
+    >"$OUT/ucarp_pair_b.log" 2>&1 &
+b_pid=$!
+sleep 2
+kill -USR2 "$(pgrep -P "$a_pid" ucarp)"
+wait "$b_pid" || true
+wait "$a_pid" || true
+sleep 1
+kill "$tcpdump_pid"
+wait "$tcpdump_pid" 2>/dev/null || true
