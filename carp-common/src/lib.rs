@@ -48,10 +48,109 @@ pub struct AdvertRecord {
 
 const _: () = assert!(core::mem::size_of::<AdvertRecord>() == 64);
 
+/// Name of the empty `XDP_PASS` program the benchmark measures beside
+/// [`XDP_PROGRAM_NAME`].
+pub const XDP_BASELINE_PROGRAM_NAME: &str = "xcarp_baseline_pass";
+/// Map: `HashMap<VhidKey, VhidConfig>`, the configured VHIDs.
+pub const MAP_VHIDS: &str = "VHIDS";
+/// Map: `PerCpuArray<u64>` indexed by [`counter`] index.
+pub const MAP_COUNTERS: &str = "COUNTERS";
+/// Map: `RingBuf` of [`AdvertRecord`]s.
+pub const MAP_EVENTS: &str = "EVENTS";
+/// Capacity of [`MAP_VHIDS`].
+pub const MAX_VHID_ENTRIES: u32 = 1024;
+/// Size of the [`MAP_EVENTS`] ring buffer in bytes (a power of two and a
+/// multiple of the page size): about 3,600 records of 72 bytes with header.
+pub const EVENTS_RING_BYTES: u32 = 256 * 1024;
+/// How many own source addresses one VHID can list.
+pub const MAX_OWN_ADDRS: usize = 8;
+
+/// [`VhidConfig::flags`]: the VHID is active; without it frames pass as if
+/// it were not configured.
+pub const VHID_FLAG_ENABLED: u32 = 1 << 0;
+/// [`VhidConfig::flags`]: broadcast (ucarp `--nomcast`) mode: adverts must
+/// arrive with Ethernet destination ff:ff:ff:ff:ff:ff (IP destination is
+/// still the group).
+pub const VHID_FLAG_BROADCAST: u32 = 1 << 1;
+
+/// Key of [`MAP_VHIDS`]: interface and VHID. `vhid` is a `u32` (holding
+/// 1..=255) so that the struct has no padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct VhidKey {
+    /// Interface index the frame arrives on (`xdp_md.ingress_ifindex`).
+    pub ifindex: u32,
+    /// Virtual host id, 1..=255.
+    pub vhid: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<VhidKey>() == 8);
+
+/// Value of [`MAP_VHIDS`]: what the XDP program checks for one VHID.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct VhidConfig {
+    /// `VHID_FLAG_*` bits.
+    pub flags: u32,
+    /// Group (IP destination of adverts), network byte order.
+    pub group: [u8; 4],
+    /// How many entries of `own_addrs` are used (0..=[`MAX_OWN_ADDRS`]).
+    pub own_count: u32,
+    /// Our own source addresses for this VHID, network byte order: adverts
+    /// from them are our own, looped back, and are dropped.
+    pub own_addrs: [[u8; 4]; MAX_OWN_ADDRS],
+}
+
+const _: () = assert!(core::mem::size_of::<VhidConfig>() == 12 + 4 * MAX_OWN_ADDRS);
+
+/// Indices into [`MAP_COUNTERS`], one per verdict reason. Every frame the
+/// program sees moves exactly one counter, except non-CARP frames, which are
+/// not counted (see `NOT_CARP`).
+pub mod counter {
+    /// Not IPv4 protocol 112: passed. Reserved: the program does not count
+    /// these, because a per-frame counter update costs more on the hot path
+    /// than the rest of the decision (measured by `cargo xtask bench`).
+    pub const NOT_CARP: u32 = 0;
+    /// Protocol 112 with a VHID not configured (or disabled) on this
+    /// interface: passed (VRRP, other CARP daemons).
+    pub const FOREIGN_VHID: u32 = 1;
+    /// Protocol 112 but too malformed to read a VHID (bad IP version or IHL,
+    /// frame ends before the VHID byte): passed, the IP stack drops it.
+    pub const MALFORMED: u32 = 2;
+    /// Valid advert for a configured VHID: written to the ring, dropped.
+    pub const ACCEPTED: u32 = 3;
+    /// IP fragment (MF set or offset ≠ 0): dropped.
+    pub const FRAGMENT: u32 = 4;
+    /// TTL ≠ 255: dropped.
+    pub const BAD_TTL: u32 = 5;
+    /// CARP version ≠ 2 or type ≠ 1: dropped.
+    pub const BAD_VERSION: u32 = 6;
+    /// Fewer than 36 CARP bytes in the frame: dropped.
+    pub const TRUNCATED: u32 = 7;
+    /// IP total length shorter than header + 36 or longer than the frame:
+    /// dropped.
+    pub const BAD_LENGTH: u32 = 8;
+    /// IP destination ≠ group, or not Ethernet broadcast in broadcast mode:
+    /// dropped.
+    pub const BAD_DESTINATION: u32 = 9;
+    /// Sent from one of our own addresses for this VHID: dropped.
+    pub const OWN_FRAME: u32 = 10;
+    /// Valid advert but the ring buffer was full: dropped.
+    pub const RING_FULL: u32 = 11;
+    /// Number of counters.
+    pub const COUNT: u32 = 12;
+}
+
 #[cfg(feature = "user")]
 mod user {
     // SAFETY: the types are `#[repr(C)]` and bytemuck `Pod` (no padding, every
     // bit pattern valid), which is exactly what `aya::Pod` requires.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::AdvertRecord {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::VhidKey {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::VhidConfig {}
 }

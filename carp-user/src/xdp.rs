@@ -1,13 +1,25 @@
-//! Loading and attaching the XDP program.
+//! Loading and attaching the XDP program, configuring it through its maps,
+//! reading its counters and the adverts it hands over.
 //!
 //! The object is built by `build.rs` and embedded here. Attachments are
 //! bpf_link based where the kernel allows it, so they vanish with the process
 //! even on SIGKILL; dropping [`XdpAttachment`] detaches explicitly.
+//!
+//! Each attachment loads its own copy of the program and its maps, so the
+//! counters are per interface. The kernel side's maps and record layouts are
+//! defined in `carp_common`; `docs/xdp.md` describes the verdicts.
+use std::{fmt, io, net::Ipv4Addr};
+
 use aya::{
     Ebpf,
-    programs::{ProgramError, Xdp, XdpMode},
+    maps::{HashMap, MapData, MapError, PerCpuArray, RingBuf},
+    programs::{ProgramError, TestRun as _, TestRunOptions, TestRunResult, Xdp, XdpMode},
 };
-use carp_common::XDP_PROGRAM_NAME;
+use carp_common::{
+    AdvertRecord, MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, MAX_OWN_ADDRS, VHID_FLAG_BROADCAST,
+    VHID_FLAG_ENABLED, VhidConfig, VhidKey, XDP_PROGRAM_NAME, counter,
+};
+use tokio::io::unix::AsyncFd;
 
 /// The eBPF object built from `carp-ebpf`, or an empty stub when it was built
 /// without bpf-linker (see build.rs).
@@ -33,19 +45,53 @@ pub enum XdpError {
     )]
     StubObject,
     #[error("loading the eBPF object failed: {0}")]
-    Load(#[from] aya::EbpfError),
+    Load(#[source] Box<aya::EbpfError>),
     #[error("the eBPF object has no program named {XDP_PROGRAM_NAME}")]
     MissingProgram,
     #[error("the kernel rejected the XDP program: {0}")]
-    Verify(ProgramError),
+    Verify(#[source] Box<ProgramError>),
     #[error("attaching XDP to {interface} in {mode} mode failed: {source}{hint}")]
     Attach {
         interface: String,
         mode: &'static str,
         hint: &'static str,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
+    #[error("no interface named {interface}: {source}")]
+    Interface {
+        interface: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("the eBPF object has no map named {0} (or its reader was already taken)")]
+    MissingMap(&'static str),
+    #[error("accessing the XDP map {map} failed: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: Box<MapError>,
+    },
+    #[error("VHID {0} is out of range (1..=255)")]
+    InvalidVhid(u8),
+    #[error("VHID {vhid}: {count} own addresses given, the XDP filter holds at most {max}")]
+    TooManyOwnAddrs { vhid: u8, count: usize, max: usize },
+    #[error("waiting on the advert ring buffer failed: {0}")]
+    Ring(#[source] io::Error),
+    #[error("the advert ring buffer held a {len}-byte record, expected {expected}")]
+    BadRecord { len: usize, expected: usize },
+    #[error("BPF_PROG_TEST_RUN of {program} failed: {source}")]
+    TestRun {
+        program: String,
+        #[source]
+        source: Box<ProgramError>,
+    },
+}
+
+impl From<aya::EbpfError> for XdpError {
+    fn from(err: aya::EbpfError) -> Self {
+        Self::Load(Box::new(err))
+    }
 }
 
 /// Whether this binary carries the real XDP program.
@@ -60,27 +106,148 @@ pub fn object_bytes() -> &'static [u8] {
     EBPF_OBJECT
 }
 
-/// A loaded XDP program attached to one interface. Dropping it detaches the
-/// program and unloads it.
+/// What the XDP filter accepts for one VHID on its interface.
+#[derive(Clone, Copy, Debug)]
+pub struct VhidSettings<'a> {
+    /// 1..=255.
+    pub vhid: u8,
+    /// The IP destination adverts carry (ucarp `--mcast`, default 224.0.0.18).
+    pub group: Ipv4Addr,
+    /// ucarp `--nomcast`: adverts arrive with Ethernet destination
+    /// ff:ff:ff:ff:ff:ff (the IP destination is still `group`).
+    pub broadcast: bool,
+    /// Our own source addresses for this VHID (ucarp `--srcip`): adverts
+    /// from them are our own and are dropped. At most
+    /// [`carp_common::MAX_OWN_ADDRS`].
+    pub own_addrs: &'a [Ipv4Addr],
+}
+
+/// The XDP program's counters of one attachment, summed over all CPUs. Each
+/// frame the program sees moves exactly one of them, except frames that are
+/// not IPv4 protocol 112, which pass uncounted (counting them would make the
+/// hot path markedly slower: see `docs/xdp.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpCounters {
+    /// Protocol 112 for a VHID not configured here: passed.
+    pub foreign_vhid: u64,
+    /// Protocol 112 without a readable VHID (bad IP version/IHL, cut short):
+    /// passed to the IP stack, which drops it.
+    pub malformed: u64,
+    /// Adverts handed to the daemon.
+    pub accepted: u64,
+    /// Dropped: IP fragment.
+    pub fragment: u64,
+    /// Dropped: TTL ≠ 255.
+    pub bad_ttl: u64,
+    /// Dropped: CARP version ≠ 2 or type ≠ 1.
+    pub bad_version: u64,
+    /// Dropped: fewer than 36 CARP bytes in the frame.
+    pub truncated: u64,
+    /// Dropped: IP total length inconsistent.
+    pub bad_length: u64,
+    /// Dropped: IP destination ≠ group, or not broadcast in broadcast mode.
+    pub bad_destination: u64,
+    /// Dropped: sent from one of our own addresses.
+    pub own_frame: u64,
+    /// Dropped: valid, but the ring buffer was full.
+    pub ring_full: u64,
+}
+
+impl XdpCounters {
+    /// Builds the struct from per-index totals (`carp_common::counter`).
+    #[must_use]
+    pub fn from_totals(totals: &[u64; counter::COUNT as usize]) -> Self {
+        let at = |i: u32| totals[i as usize];
+        Self {
+            foreign_vhid: at(counter::FOREIGN_VHID),
+            malformed: at(counter::MALFORMED),
+            accepted: at(counter::ACCEPTED),
+            fragment: at(counter::FRAGMENT),
+            bad_ttl: at(counter::BAD_TTL),
+            bad_version: at(counter::BAD_VERSION),
+            truncated: at(counter::TRUNCATED),
+            bad_length: at(counter::BAD_LENGTH),
+            bad_destination: at(counter::BAD_DESTINATION),
+            own_frame: at(counter::OWN_FRAME),
+            ring_full: at(counter::RING_FULL),
+        }
+    }
+
+    /// The counter at a `carp_common::counter` index (0 for `NOT_CARP`,
+    /// which is not counted, and for unknown indices).
+    #[must_use]
+    pub fn by_index(&self, index: u32) -> u64 {
+        match index {
+            counter::FOREIGN_VHID => self.foreign_vhid,
+            counter::MALFORMED => self.malformed,
+            counter::ACCEPTED => self.accepted,
+            counter::FRAGMENT => self.fragment,
+            counter::BAD_TTL => self.bad_ttl,
+            counter::BAD_VERSION => self.bad_version,
+            counter::TRUNCATED => self.truncated,
+            counter::BAD_LENGTH => self.bad_length,
+            counter::BAD_DESTINATION => self.bad_destination,
+            counter::OWN_FRAME => self.own_frame,
+            counter::RING_FULL => self.ring_full,
+            _ => 0,
+        }
+    }
+
+    /// All frames the program dropped.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.fragment
+            + self.bad_ttl
+            + self.bad_version
+            + self.truncated
+            + self.bad_length
+            + self.bad_destination
+            + self.own_frame
+            + self.ring_full
+    }
+}
+
+impl fmt::Display for XdpCounters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "accepted {} foreign-vhid {} malformed {} dropped {} (fragment {} ttl {} \
+             version {} truncated {} length {} destination {} own {} ring-full {})",
+            self.accepted,
+            self.foreign_vhid,
+            self.malformed,
+            self.dropped(),
+            self.fragment,
+            self.bad_ttl,
+            self.bad_version,
+            self.truncated,
+            self.bad_length,
+            self.bad_destination,
+            self.own_frame,
+            self.ring_full,
+        )
+    }
+}
+
+/// A loaded XDP program attached to one interface (or loaded only, for
+/// BPF_PROG_TEST_RUN). Dropping it detaches the program and unloads it.
 pub struct XdpAttachment {
     ebpf: Ebpf,
     interface: String,
-    mode: XdpMode,
+    ifindex: u32,
+    mode: Option<XdpMode>,
 }
 
 impl XdpAttachment {
     /// Loads the embedded object and attaches it to `interface`.
     pub fn attach(interface: &str, mode: AttachMode) -> Result<Self, XdpError> {
-        if !object_is_embedded() {
-            return Err(XdpError::StubObject);
-        }
-        let mut ebpf = Ebpf::load(EBPF_OBJECT)?;
-        let program: &mut Xdp = ebpf
-            .program_mut(XDP_PROGRAM_NAME)
-            .ok_or(XdpError::MissingProgram)?
-            .try_into()
-            .map_err(XdpError::Verify)?;
-        program.load().map_err(XdpError::Verify)?;
+        let ifindex =
+            nix::net::if_::if_nametoindex(interface).map_err(|source| XdpError::Interface {
+                interface: interface.to_owned(),
+                source,
+            })?;
+        let mut this = Self::load_unattached(ifindex)?;
+        let program = this.program_mut()?;
         let used = match mode {
             AttachMode::Driver => attach_in(program, interface, XdpMode::Driver)?,
             AttachMode::Skb => attach_in(program, interface, XdpMode::Skb)?,
@@ -93,17 +260,37 @@ impl XdpAttachment {
             },
         };
         tracing::debug!(interface, mode = mode_name(used), "XDP program attached");
+        this.interface = interface.to_owned();
+        this.mode = Some(used);
+        Ok(this)
+    }
+
+    /// Loads the embedded object and the program without attaching it, with
+    /// VHIDs to be configured for `ifindex`: for BPF_PROG_TEST_RUN, where the
+    /// frames arrive on the loopback device of the caller's namespace.
+    pub fn load_unattached(ifindex: u32) -> Result<Self, XdpError> {
+        if !object_is_embedded() {
+            return Err(XdpError::StubObject);
+        }
+        let mut ebpf = Ebpf::load(EBPF_OBJECT)?;
+        let program: &mut Xdp = ebpf
+            .program_mut(XDP_PROGRAM_NAME)
+            .ok_or(XdpError::MissingProgram)?
+            .try_into()
+            .map_err(|e| XdpError::Verify(Box::new(e)))?;
+        program.load().map_err(|e| XdpError::Verify(Box::new(e)))?;
         Ok(Self {
             ebpf,
-            interface: interface.to_owned(),
-            mode: used,
+            interface: String::new(),
+            ifindex,
+            mode: None,
         })
     }
 
-    /// The mode the program ended up attached in.
+    /// The mode the program ended up attached in ("none" when loaded only).
     #[must_use]
     pub fn mode_name(&self) -> &'static str {
-        mode_name(self.mode)
+        self.mode.map_or("none", mode_name)
     }
 
     #[must_use]
@@ -111,10 +298,225 @@ impl XdpAttachment {
         &self.interface
     }
 
+    /// The interface index VHIDs are configured for.
+    #[must_use]
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
     /// The loaded object, for map access.
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
     }
+
+    /// Accepts adverts for `settings.vhid` from now on (or replaces its
+    /// settings). Takes effect for the next frame, without reloading.
+    pub fn configure_vhid(&mut self, settings: VhidSettings<'_>) -> Result<(), XdpError> {
+        if settings.vhid == 0 {
+            return Err(XdpError::InvalidVhid(settings.vhid));
+        }
+        if settings.own_addrs.len() > MAX_OWN_ADDRS {
+            return Err(XdpError::TooManyOwnAddrs {
+                vhid: settings.vhid,
+                count: settings.own_addrs.len(),
+                max: MAX_OWN_ADDRS,
+            });
+        }
+        let mut config = VhidConfig {
+            flags: VHID_FLAG_ENABLED,
+            group: settings.group.octets(),
+            own_count: 0,
+            own_addrs: [[0; 4]; MAX_OWN_ADDRS],
+        };
+        if settings.broadcast {
+            config.flags |= VHID_FLAG_BROADCAST;
+        }
+        for (slot, addr) in config.own_addrs.iter_mut().zip(settings.own_addrs) {
+            *slot = addr.octets();
+        }
+        config.own_count = u32::try_from(settings.own_addrs.len()).unwrap_or(u32::MAX);
+        let key = self.key(settings.vhid);
+        self.vhids()?
+            .insert(key, config, 0)
+            .map_err(|source| XdpError::Map {
+                map: MAP_VHIDS,
+                source: Box::new(source),
+            })
+    }
+
+    /// Stops accepting adverts for `vhid`: its frames pass again. Removing a
+    /// VHID that is not configured is not an error.
+    pub fn remove_vhid(&mut self, vhid: u8) -> Result<(), XdpError> {
+        let key = self.key(vhid);
+        match self.vhids()?.remove(&key) {
+            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+            Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(())
+            }
+            Err(source) => Err(XdpError::Map {
+                map: MAP_VHIDS,
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// The program's counters, summed over all CPUs.
+    pub fn counters(&self) -> Result<XdpCounters, XdpError> {
+        let map_err = |source| XdpError::Map {
+            map: MAP_COUNTERS,
+            source: Box::new(source),
+        };
+        let map = self
+            .ebpf
+            .map(MAP_COUNTERS)
+            .ok_or(XdpError::MissingMap(MAP_COUNTERS))?;
+        let array = PerCpuArray::<&MapData, u64>::try_from(map).map_err(map_err)?;
+        let mut totals = [0u64; counter::COUNT as usize];
+        for (index, total) in (0u32..).zip(totals.iter_mut()) {
+            let values = array.get(&index, 0).map_err(map_err)?;
+            *total = values.iter().copied().fold(0u64, u64::wrapping_add);
+        }
+        Ok(XdpCounters::from_totals(&totals))
+    }
+
+    /// Takes the advert ring buffer out of the program (once; a second call
+    /// fails with [`XdpError::MissingMap`]). Must be called inside a tokio
+    /// runtime. The reader stays valid after the attachment is dropped.
+    pub fn advert_reader(&mut self) -> Result<AdvertReader, XdpError> {
+        let map = self
+            .ebpf
+            .take_map(MAP_EVENTS)
+            .ok_or(XdpError::MissingMap(MAP_EVENTS))?;
+        let ring = RingBuf::try_from(map).map_err(|source| XdpError::Map {
+            map: MAP_EVENTS,
+            source: Box::new(source),
+        })?;
+        AdvertReader::new(ring)
+    }
+
+    /// Runs the XDP program once per `repeat` on `frame` with
+    /// BPF_PROG_TEST_RUN (the frame arrives on the loopback device of the
+    /// caller's network namespace).
+    pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<TestRunResult, XdpError> {
+        self.test_run_program(XDP_PROGRAM_NAME, frame, repeat)
+    }
+
+    /// Like [`Self::test_run`] for any loaded XDP program of the object
+    /// (e.g. the benchmark's baselines, once loaded through
+    /// [`Self::ebpf_mut`]).
+    pub fn test_run_program(
+        &self,
+        name: &str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<TestRunResult, XdpError> {
+        let test_run_err = |source| XdpError::TestRun {
+            program: name.to_owned(),
+            source: Box::new(source),
+        };
+        let program: &Xdp = self
+            .ebpf
+            .program(name)
+            .ok_or(XdpError::MissingProgram)?
+            .try_into()
+            .map_err(test_run_err)?;
+        program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                repeat,
+                ..TestRunOptions::default()
+            })
+            .map_err(test_run_err)
+    }
+
+    fn program_mut(&mut self) -> Result<&mut Xdp, XdpError> {
+        self.ebpf
+            .program_mut(XDP_PROGRAM_NAME)
+            .ok_or(XdpError::MissingProgram)?
+            .try_into()
+            .map_err(|e| XdpError::Verify(Box::new(e)))
+    }
+
+    fn key(&self, vhid: u8) -> VhidKey {
+        VhidKey {
+            ifindex: self.ifindex,
+            vhid: u32::from(vhid),
+        }
+    }
+
+    fn vhids(&mut self) -> Result<HashMap<&mut MapData, VhidKey, VhidConfig>, XdpError> {
+        let map = self
+            .ebpf
+            .map_mut(MAP_VHIDS)
+            .ok_or(XdpError::MissingMap(MAP_VHIDS))?;
+        HashMap::try_from(map).map_err(|source| XdpError::Map {
+            map: MAP_VHIDS,
+            source: Box::new(source),
+        })
+    }
+}
+
+/// Reads the adverts the XDP program accepted, waking only when the kernel
+/// signals the ring buffer (epoll through tokio; no polling). Each record is
+/// copied once, out of the ring into the returned value.
+pub struct AdvertReader {
+    ring: AsyncFd<RingBuf<aya::maps::MapData>>,
+}
+
+impl AdvertReader {
+    fn new(ring: RingBuf<aya::maps::MapData>) -> Result<Self, XdpError> {
+        // SAFETY: (I/O safety contract of `register`) the ring buffer owns
+        // its map fd and keeps it open as long as it lives; the `AsyncFd`
+        // owns the ring buffer and deregisters before dropping it, and
+        // nothing else closes or replaces the fd.
+        #[allow(unsafe_code)]
+        let ring = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+            .map_err(|e| XdpError::Ring(e.into()))?;
+        Ok(Self { ring })
+    }
+
+    /// The next advert, waiting for one if the ring is empty.
+    pub async fn next(&mut self) -> Result<AdvertRecord, XdpError> {
+        loop {
+            let mut guard = self.ring.readable_mut().await.map_err(XdpError::Ring)?;
+            if let Some(record) = read_one(guard.get_inner_mut())? {
+                return Ok(record);
+            }
+            // Empty: forget this readiness event (a record submitted since
+            // the guard was taken raises a new one) and wait for the next.
+            guard.clear_ready();
+        }
+    }
+
+    /// Appends every advert already in the ring to `out` without waiting;
+    /// returns how many.
+    pub fn drain_into(&mut self, out: &mut Vec<AdvertRecord>) -> Result<usize, XdpError> {
+        let ring = self.ring.get_mut();
+        let before = out.len();
+        while let Some(record) = read_one(ring)? {
+            out.push(record);
+        }
+        Ok(out.len() - before)
+    }
+
+    /// The next advert if one is in the ring, without waiting.
+    pub fn try_next(&mut self) -> Result<Option<AdvertRecord>, XdpError> {
+        read_one(self.ring.get_mut())
+    }
+}
+
+fn read_one(ring: &mut RingBuf<MapData>) -> Result<Option<AdvertRecord>, XdpError> {
+    let Some(item) = ring.next() else {
+        return Ok(None);
+    };
+    let bytes: &[u8] = &item;
+    if bytes.len() != size_of::<AdvertRecord>() {
+        return Err(XdpError::BadRecord {
+            len: bytes.len(),
+            expected: size_of::<AdvertRecord>(),
+        });
+    }
+    Ok(Some(bytemuck::pod_read_unaligned(bytes)))
 }
 
 fn attach_in(program: &mut Xdp, interface: &str, mode: XdpMode) -> Result<XdpMode, XdpError> {
@@ -129,7 +531,7 @@ fn attach_in(program: &mut Xdp, interface: &str, mode: XdpMode) -> Result<XdpMod
             } else {
                 ""
             },
-            source,
+            source: Box::new(source),
         })
 }
 

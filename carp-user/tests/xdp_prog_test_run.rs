@@ -1,0 +1,515 @@
+//! The XDP program on hand-built frames through BPF_PROG_TEST_RUN: the
+//! verdict, the one counter that moved, and for accepted frames the exact
+//! record in the ring buffer. Needs root and the real eBPF object
+//! (`XCARP_EBPF=build cargo test -p carp-user --test xdp_prog_test_run`).
+//!
+//! Frames are built here byte by byte (with correct checksums) rather than
+//! with the daemon's wire codec, so that the two check each other.
+#![allow(clippy::too_many_lines)]
+
+mod xdp_common;
+
+use std::net::Ipv4Addr;
+
+use carp_common::{AdvertRecord, counter};
+use xcarp::xdp::{VhidSettings, XdpAttachment, XdpCounters};
+use xdp_common::{Carp, Frame, XDP_DROP, XDP_PASS, lo_ifindex, monotonic_ns, setup};
+
+const VHID: u8 = 42;
+const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const OWN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const OWN_2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+
+/// A loaded, unattached program with VHID 42 configured for the loopback
+/// device (where test-run frames arrive), multicast mode, own 192.0.2.1/.11.
+fn fixture() -> Option<XdpAttachment> {
+    let mut xdp = setup()?;
+    xdp.configure_vhid(VhidSettings {
+        vhid: VHID,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &[OWN, OWN_2],
+    })
+    .expect("configure VHID 42");
+    Some(xdp)
+}
+
+fn valid() -> Frame {
+    Frame::carp(PEER, GROUP, Carp::advert(VHID))
+}
+
+/// Runs `frame` once; asserts the verdict and that exactly counter `moved`
+/// went up by one (or, with `None`, that no counter moved).
+fn run(xdp: &XdpAttachment, frame: &[u8], verdict: u32, moved: Option<u32>) {
+    let before = xdp.counters().expect("read counters");
+    let result = xdp.test_run(frame, 1).expect("BPF_PROG_TEST_RUN");
+    let after = xdp.counters().expect("read counters");
+    assert_eq!(
+        result.return_value, verdict,
+        "verdict for frame {:02x?}",
+        frame
+    );
+    assert_moved(&before, &after, moved, 1);
+}
+
+fn assert_moved(before: &XdpCounters, after: &XdpCounters, moved: Option<u32>, by: u64) {
+    for index in 0..counter::COUNT {
+        let delta = after.by_index(index) - before.by_index(index);
+        let expected = if Some(index) == moved { by } else { 0 };
+        assert_eq!(
+            delta, expected,
+            "counter {index} moved by {delta}, expected {expected} (before: {before}; after: {after})"
+        );
+    }
+}
+
+/// Runs a frame that must be accepted and returns the record it produced,
+/// checking the fields that do not depend on the frame.
+fn accept(xdp: &mut XdpAttachment, frame: &[u8]) -> AdvertRecord {
+    let mut reader = xdp_common::reader(xdp);
+    let t0 = monotonic_ns();
+    run(xdp, frame, XDP_DROP, Some(counter::ACCEPTED));
+    let t1 = monotonic_ns();
+    let record = reader
+        .try_next()
+        .expect("read the ring")
+        .expect("an accepted frame leaves a record");
+    assert!(
+        reader.try_next().expect("read the ring").is_none(),
+        "exactly one record"
+    );
+    assert!(
+        (t0..=t1).contains(&record.timestamp_ns),
+        "timestamp {} not within [{t0}, {t1}]",
+        record.timestamp_ns
+    );
+    assert_eq!(record.ifindex, lo_ifindex());
+    record
+}
+
+fn expected_record(frame: &Frame, ts: u64) -> AdvertRecord {
+    AdvertRecord {
+        timestamp_ns: ts,
+        ifindex: lo_ifindex(),
+        src_ip: frame.ip_src.octets(),
+        dst_ip: frame.ip_dst.octets(),
+        src_mac: frame.eth_src,
+        vlan_id: frame.vlan.unwrap_or(0),
+        carp: frame.carp.bytes(),
+    }
+}
+
+#[test]
+fn not_carp_frames_pass_uncounted() {
+    let Some(xdp) = fixture() else { return };
+    // ARP request.
+    let mut arp = vec![0xff; 6];
+    arp.extend([0x02, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    arp.extend([0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1]);
+    arp.extend([0; 6]);
+    arp.extend([192, 0, 2, 2]);
+    arp.resize(60, 0);
+    run(&xdp, &arp, XDP_PASS, None);
+
+    // IPv6 with next header 112 (still not IPv4 CARP).
+    let mut ipv6 = vec![0x33, 0x33, 0, 0, 0, 0x12, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd];
+    ipv6.extend([0x60, 0, 0, 0, 0, 36, 112, 255]);
+    ipv6.extend(
+        [0xfe, 0x80]
+            .iter()
+            .chain([0u8; 13].iter())
+            .chain([1u8].iter()),
+    );
+    ipv6.extend(
+        [0xff, 0x02]
+            .iter()
+            .chain([0u8; 13].iter())
+            .chain([0x12u8].iter()),
+    );
+    ipv6.extend(Carp::advert(VHID).bytes());
+    run(&xdp, &ipv6, XDP_PASS, None);
+
+    // UDP over IPv4, VLAN-tagged UDP, and a frame too short for any header.
+    let mut udp = valid();
+    udp.protocol = 17;
+    run(&xdp, &udp.build(), XDP_PASS, None);
+    udp.vlan = Some(7);
+    run(&xdp, &udp.build(), XDP_PASS, None);
+    // An IPv4 frame that ends before the protocol byte (the kernel's test
+    // run needs at least an Ethernet header).
+    let mut cut = valid().build();
+    cut.truncate(14 + 6);
+    run(&xdp, &cut, XDP_PASS, None);
+}
+
+#[test]
+fn valid_advert_is_accepted_with_its_exact_record() {
+    let Some(mut xdp) = fixture() else { return };
+    let mut frame = valid();
+    frame.carp.advskew = 7;
+    frame.carp.counter = 0x0102_0304_0506_0708;
+    frame.carp.md = [0xab; 20];
+    let record = accept(&mut xdp, &frame.build());
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+    assert_eq!(record.src_ip, [192, 0, 2, 2]);
+    assert_eq!(record.src_mac, [0x00, 0x00, 0x5e, 0x00, 0x00, VHID]);
+    assert_eq!(
+        record.carp[..8],
+        [0x21, VHID, 7, 7, 0, 1, record.carp[6], record.carp[7]]
+    );
+    assert_eq!(record.carp[8..16], [1, 2, 3, 4, 5, 6, 7, 8]);
+}
+
+#[test]
+fn vlan_tagged_advert_for_our_vhid_is_accepted_with_its_vlan_id() {
+    let Some(mut xdp) = fixture() else { return };
+    let mut frame = valid();
+    frame.vlan = Some(0x0abc);
+    frame.vlan_pcp = 0xe; // priority bits must not leak into the id
+    let record = accept(&mut xdp, &frame.build());
+    assert_eq!(record.vlan_id, 0x0abc);
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+}
+
+#[test]
+fn ip_options_ihl_6_is_accepted() {
+    let Some(mut xdp) = fixture() else { return };
+    let mut frame = valid();
+    frame.ip_options = vec![0x94, 0x04, 0x00, 0x00]; // Router Alert
+    let bytes = frame.build();
+    assert_eq!(bytes[14], 0x46);
+    let record = accept(&mut xdp, &bytes);
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+
+    // The longest header (IHL 15, 40 option bytes) too.
+    let mut frame = valid();
+    frame.ip_options = vec![1; 40]; // NOPs
+    let bytes = frame.build();
+    assert_eq!(bytes[14], 0x4f);
+    let Some(mut xdp) = fixture() else { return };
+    let record = accept(&mut xdp, &bytes);
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+}
+
+#[test]
+fn ethernet_padding_after_the_ip_packet_is_accepted() {
+    let Some(mut xdp) = fixture() else { return };
+    let frame = valid();
+    let mut bytes = frame.build();
+    bytes.extend([0; 6]);
+    let record = accept(&mut xdp, &bytes);
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+}
+
+#[test]
+fn foreign_vhid_and_vrrp_pass_and_are_counted() {
+    let Some(xdp) = fixture() else { return };
+    run(
+        &xdp,
+        &Frame::carp(PEER, GROUP, Carp::advert(43)).build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+    // A keepalived VRRPv3 advert for VRID 7 (not configured): 0x31, VRID,
+    // priority, count, max advert interval, checksum, one address.
+    let mut vrrp = Frame::carp(PEER, GROUP, Carp::advert(7));
+    vrrp.eth_src = [0x00, 0x00, 0x5e, 0x00, 0x01, 7];
+    vrrp.payload_override = Some(vec![0x31, 7, 100, 1, 0x00, 0x64, 0, 0, 192, 0, 2, 100]);
+    run(&xdp, &vrrp.build(), XDP_PASS, Some(counter::FOREIGN_VHID));
+    // VRRPv2 for VRID 42 on another host's link would look like CARP for our
+    // VHID; it arrives here only if configured so, and then fails as short.
+}
+
+#[test]
+fn bad_ttl_version_and_type_are_dropped() {
+    let Some(xdp) = fixture() else { return };
+    let mut frame = valid();
+    frame.ttl = 254;
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_TTL));
+    frame.ttl = 1;
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_TTL));
+
+    let mut frame = valid();
+    frame.carp.version_type = 0x31; // version 3
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_VERSION));
+    frame.carp.version_type = 0x25; // type 5 (ucarp would accept it)
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_VERSION));
+    frame.carp.version_type = 0x22;
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_VERSION));
+}
+
+#[test]
+fn truncated_and_inconsistent_lengths_are_dropped() {
+    let Some(xdp) = fixture() else { return };
+    // 20 of the 36 CARP bytes.
+    let mut bytes = valid().build();
+    bytes.truncate(14 + 20 + 20);
+    run(&xdp, &bytes, XDP_DROP, Some(counter::TRUNCATED));
+    // 35 bytes.
+    let mut bytes = valid().build();
+    bytes.truncate(14 + 20 + 35);
+    run(&xdp, &bytes, XDP_DROP, Some(counter::TRUNCATED));
+    // VRRPv2-sized payload (12 bytes) for our id.
+    let mut short = valid();
+    short.payload_override = Some(vec![0x21, VHID, 100, 1, 0, 1, 0, 0, 192, 0, 2, 100]);
+    run(&xdp, &short.build(), XDP_DROP, Some(counter::TRUNCATED));
+
+    // IP total length below header + 36, or beyond the frame.
+    let mut frame = valid();
+    frame.tot_len_override = Some(55);
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_LENGTH));
+    frame.tot_len_override = Some(57);
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_LENGTH));
+    frame.tot_len_override = Some(0xffff);
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_LENGTH));
+}
+
+#[test]
+fn malformed_protocol_112_passes_and_is_counted() {
+    let Some(xdp) = fixture() else { return };
+    // IHL 4.
+    let mut bytes = valid().build();
+    bytes[14] = 0x44;
+    run(&xdp, &bytes, XDP_PASS, Some(counter::MALFORMED));
+    // IP version 6 under ethertype IPv4.
+    let mut bytes = valid().build();
+    bytes[14] = 0x65;
+    run(&xdp, &bytes, XDP_PASS, Some(counter::MALFORMED));
+    // Ends inside the IP header; ends before the VHID byte.
+    let mut bytes = valid().build();
+    bytes.truncate(14 + 19);
+    run(&xdp, &bytes, XDP_PASS, Some(counter::MALFORMED));
+    let mut bytes = valid().build();
+    bytes.truncate(14 + 20 + 1);
+    run(&xdp, &bytes, XDP_PASS, Some(counter::MALFORMED));
+    // IHL 15 pointing past the end of a 70-byte frame.
+    let mut bytes = valid().build();
+    bytes[14] = 0x4f;
+    run(&xdp, &bytes, XDP_PASS, Some(counter::MALFORMED));
+}
+
+#[test]
+fn fragments_are_dropped() {
+    let Some(xdp) = fixture() else { return };
+    let mut frame = valid();
+    frame.frag = 0x2000; // MF
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::FRAGMENT));
+    frame.frag = 0x4000 | 0x0001; // DF, offset 8
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::FRAGMENT));
+    frame.frag = 0x4000; // DF alone is what ucarp sends
+    let mut xdp = xdp;
+    accept(&mut xdp, &frame.build());
+}
+
+#[test]
+fn wrong_group_is_dropped() {
+    let Some(xdp) = fixture() else { return };
+    let frame = Frame::carp(PEER, Ipv4Addr::new(224, 0, 0, 19), Carp::advert(VHID));
+    run(
+        &xdp,
+        &frame.build(),
+        XDP_DROP,
+        Some(counter::BAD_DESTINATION),
+    );
+    let frame = Frame::carp(PEER, Ipv4Addr::new(192, 0, 2, 1), Carp::advert(VHID));
+    run(
+        &xdp,
+        &frame.build(),
+        XDP_DROP,
+        Some(counter::BAD_DESTINATION),
+    );
+}
+
+#[test]
+fn own_source_addresses_are_dropped() {
+    let Some(xdp) = fixture() else { return };
+    for own in [OWN, OWN_2] {
+        let frame = Frame::carp(own, GROUP, Carp::advert(VHID));
+        run(&xdp, &frame.build(), XDP_DROP, Some(counter::OWN_FRAME));
+    }
+}
+
+#[test]
+fn broadcast_mode_needs_ethernet_broadcast() {
+    let Some(mut xdp) = fixture() else { return };
+    xdp.configure_vhid(VhidSettings {
+        vhid: VHID,
+        group: GROUP,
+        broadcast: true,
+        own_addrs: &[OWN],
+    })
+    .expect("reconfigure");
+    // ucarp --nomcast: Ethernet broadcast, IP destination still the group.
+    let mut frame = valid();
+    frame.eth_dst = [0xff; 6];
+    let record = accept(&mut xdp, &frame.build());
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+    // The multicast MAC in broadcast mode.
+    run(
+        &xdp,
+        &valid().build(),
+        XDP_DROP,
+        Some(counter::BAD_DESTINATION),
+    );
+    // Broadcast MAC but another IP destination.
+    let mut frame = Frame::carp(PEER, Ipv4Addr::new(224, 0, 0, 19), Carp::advert(VHID));
+    frame.eth_dst = [0xff; 6];
+    run(
+        &xdp,
+        &frame.build(),
+        XDP_DROP,
+        Some(counter::BAD_DESTINATION),
+    );
+}
+
+#[test]
+fn broadcast_frame_in_multicast_mode_is_accepted_like_ucarp() {
+    // ucarp checks only the IP destination, so a --nomcast peer and a
+    // multicast peer understand each other; so does xcarp.
+    let Some(mut xdp) = fixture() else { return };
+    let mut frame = valid();
+    frame.eth_dst = [0xff; 6];
+    let record = accept(&mut xdp, &frame.build());
+    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+}
+
+#[test]
+fn runtime_configuration_changes_apply_without_reload() {
+    let Some(mut xdp) = fixture() else { return };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let group2 = Ipv4Addr::new(239, 192, 0, 1);
+    let frame9 = Frame::carp(PEER, group2, Carp::advert(9)).build();
+    run(&xdp, &frame9, XDP_PASS, Some(counter::FOREIGN_VHID));
+
+    xdp.configure_vhid(VhidSettings {
+        vhid: 9,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &[],
+    })
+    .expect("add VHID 9");
+    run(&xdp, &frame9, XDP_DROP, Some(counter::BAD_DESTINATION));
+
+    xdp.configure_vhid(VhidSettings {
+        vhid: 9,
+        group: group2,
+        broadcast: false,
+        own_addrs: &[],
+    })
+    .expect("change VHID 9's group");
+    run(&xdp, &frame9, XDP_DROP, Some(counter::ACCEPTED));
+    let record = reader.try_next().expect("ring").expect("record");
+    assert_eq!(record.carp[1], 9);
+    assert_eq!(record.dst_ip, group2.octets());
+
+    xdp.configure_vhid(VhidSettings {
+        vhid: 9,
+        group: group2,
+        broadcast: false,
+        own_addrs: &[PEER],
+    })
+    .expect("make the peer an own address");
+    run(&xdp, &frame9, XDP_DROP, Some(counter::OWN_FRAME));
+
+    xdp.remove_vhid(9).expect("remove VHID 9");
+    run(&xdp, &frame9, XDP_PASS, Some(counter::FOREIGN_VHID));
+    xdp.remove_vhid(9).expect("removing twice is fine");
+    // VHID 42 was untouched throughout.
+    run(&xdp, &valid().build(), XDP_DROP, Some(counter::ACCEPTED));
+    assert!(reader.try_next().expect("ring").is_some());
+    assert!(reader.try_next().expect("ring").is_none());
+}
+
+#[test]
+fn configuration_limits_are_enforced() {
+    let Some(mut xdp) = fixture() else { return };
+    let many = [OWN; carp_common::MAX_OWN_ADDRS + 1];
+    let err = xdp
+        .configure_vhid(VhidSettings {
+            vhid: 5,
+            group: GROUP,
+            broadcast: false,
+            own_addrs: &many,
+        })
+        .expect_err("too many own addresses");
+    assert!(err.to_string().contains("at most"), "{err}");
+    xdp.configure_vhid(VhidSettings {
+        vhid: 5,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &many[..carp_common::MAX_OWN_ADDRS],
+    })
+    .expect("the maximum fits");
+    // The last slot is honoured.
+    let frame = Frame::carp(OWN, GROUP, Carp::advert(5));
+    run(&xdp, &frame.build(), XDP_DROP, Some(counter::OWN_FRAME));
+    assert!(
+        xdp.configure_vhid(VhidSettings {
+            vhid: 0,
+            group: GROUP,
+            broadcast: false,
+            own_addrs: &[],
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn full_ring_is_counted_and_never_blocks() {
+    let Some(mut xdp) = fixture() else { return };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let repeat = 5000;
+    let before = xdp.counters().expect("counters");
+    let result = xdp.test_run(&valid().build(), repeat).expect("test run");
+    assert_eq!(result.return_value, XDP_DROP);
+    let after = xdp.counters().expect("counters");
+    let accepted = after.accepted - before.accepted;
+    let full = after.ring_full - before.ring_full;
+    assert_eq!(accepted + full, u64::from(repeat), "{after}");
+    // 256 KiB of 64-byte records with an 8-byte header each.
+    let capacity = u64::from(carp_common::EVENTS_RING_BYTES) / 72;
+    assert_eq!(accepted, capacity, "{after}");
+    let mut records = Vec::new();
+    let n = reader.drain_into(&mut records).expect("drain");
+    assert_eq!(n as u64, accepted);
+    assert!(records.iter().all(|r| r.carp[1] == VHID));
+    assert!(
+        records
+            .windows(2)
+            .all(|w| w[0].timestamp_ns <= w[1].timestamp_ns)
+    );
+    // Room again.
+    run(&xdp, &valid().build(), XDP_DROP, Some(counter::ACCEPTED));
+}
+
+#[test]
+fn async_reader_wakes_on_a_new_record() {
+    let Some(mut xdp) = fixture() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut reader = xdp.advert_reader().expect("ring");
+        // Nothing yet: `next` must wait, not return.
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(100), reader.next()).await;
+        assert!(waited.is_err(), "next() returned without a record");
+        let frame = valid().build();
+        let (result, record) = tokio::join!(
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                xdp.test_run(&frame, 1).expect("test run")
+            },
+            async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), reader.next())
+                    .await
+                    .expect("woken within 5 s")
+                    .expect("record")
+            }
+        );
+        assert_eq!(result.return_value, XDP_DROP);
+        assert_eq!(record.src_ip, PEER.octets());
+    });
+}
