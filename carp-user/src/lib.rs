@@ -4,5 +4,8 @@
 //! - [`cli`]: ucarp's command line, validated into a [`cli::Config`].
 //! - [`daemon`]: the tokio shell: sockets, timers, signals, scripts, logs.
 //! - [`xdp`]: loading and attaching the in-kernel filter, its maps and ring buffer.
+pub mod auth;
 pub mod cli;
+pub mod engine;
+pub mod wire;
 pub mod xdp;

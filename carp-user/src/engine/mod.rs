@@ -1,0 +1,406 @@
+//! The CARP state machine for one virtual host id, sans I/O.
+//!
+//! The daemon feeds it `(now, event)` and carries out the returned
+//! [`Action`]s in order. No clock, no sockets, no tokio: everything,
+//! including the counter randomness, is a function of the inputs and the
+//! seed, so tests and the simulator are deterministic.
+//!
+//! Behaviour follows ucarp 1.5.2 (`src/carp.c`); section numbers refer to
+//! the shared protocol notes.
+
+mod types;
+
+use std::time::Duration;
+
+use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
+
+pub use types::{
+    Action, EngineConfig, Event, Instant, LogLevel, ReceivedAdvert, Script, State, TieBreak, Timer,
+};
+
+/// Consecutive failed advert writes that start preempt suppression (§4.7).
+pub const SEND_ERRORS_TO_SUPPRESS: u32 = 3;
+/// Consecutive successful writes that end it.
+pub const SEND_SUCCESSES_TO_RECOVER: u32 = 3;
+/// The skew advertised while suppressed (BSD's CARP_BULK_UPDATE_MIN_DELAY).
+pub const SUPPRESSED_ADVSKEW: u8 = 240;
+/// How long SIGUSR2 keeps the node from reclaiming mastership before the
+/// master-down timer starts (ucarp's `sleep(3)`, §4.5).
+pub const DEMOTE_HOLD: Duration = Duration::from_secs(3);
+
+/// Adverts after a takeover or reassertion before the second gratuitous
+/// ARP goes out (ucarp's `sc_delayed_arp = 2`, §4.3).
+const DELAYED_GARP_ADVERTS: i8 = 2;
+
+/// `advbase + advskew/256` seconds, with the skew in whole microseconds
+/// truncated the way ucarp computes it (§4.1).
+#[must_use]
+pub fn interval(advbase: u8, advskew: u8) -> Duration {
+    Duration::from_secs(u64::from(advbase)) + skew(advskew)
+}
+
+fn skew(advskew: u8) -> Duration {
+    Duration::from_micros(u64::from(advskew) * 1_000_000 / 256)
+}
+
+/// One vhid's CARP state machine.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    state: State,
+    rng: StdRng,
+    /// Counter of the last advert sent or received.
+    counter: u64,
+    /// Until the first valid advert arrives every advert carries a fresh
+    /// random counter (§1).
+    random_counter: bool,
+    /// ucarp's `sc_delayed_arp`: adverts left before the second GARP, or -1.
+    delayed_garp: i8,
+    send_errors: u32,
+    send_successes: u32,
+    /// ucarp's `carp_suppress_preempt` (0 or 1 for one vhid).
+    suppress_preempt: u32,
+    link_up: bool,
+    shut_down: bool,
+}
+
+impl Engine {
+    #[must_use]
+    pub fn new(config: EngineConfig, rng_seed: u64) -> Self {
+        Self {
+            config,
+            state: State::Init,
+            rng: StdRng::seed_from_u64(rng_seed),
+            counter: 0,
+            random_counter: true,
+            delayed_garp: -1,
+            send_errors: 0,
+            send_successes: 0,
+            suppress_preempt: 0,
+            link_up: true,
+            shut_down: false,
+        }
+    }
+
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Whether three failed writes put preemption under suppression (§4.7).
+    #[must_use]
+    pub fn preempt_suppressed(&self) -> bool {
+        self.suppress_preempt > 0
+    }
+
+    /// The skew adverts carry: 240 while suppressed, unless configured
+    /// higher (§4.7).
+    #[must_use]
+    pub fn advertised_skew(&self) -> u8 {
+        if self.preempt_suppressed() && self.config.advskew <= SUPPRESSED_ADVSKEW {
+            SUPPRESSED_ADVSKEW
+        } else {
+            self.config.advskew
+        }
+    }
+
+    /// Time between two adverts while MASTER, with the advertised skew.
+    #[must_use]
+    pub fn advert_interval(&self) -> Duration {
+        interval(self.config.advbase, self.advertised_skew())
+    }
+
+    /// `advbase × deadratio + advskew/256`: the configured skew is added
+    /// once, not multiplied (§4.1).
+    #[must_use]
+    pub fn master_down_interval(&self) -> Duration {
+        self.dead_interval(self.config.advskew)
+    }
+
+    fn dead_interval(&self, advskew: u8) -> Duration {
+        let secs = u64::from(self.config.advbase) * u64::from(self.config.deadratio);
+        Duration::from_secs(secs) + skew(advskew)
+    }
+
+    /// Feeds one event; returns what to do, in order.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.shut_down {
+            return out;
+        }
+        match event {
+            Event::Start => self.on_start(now, &mut out),
+            Event::Advert(advert) => self.on_advert(now, advert, &mut out),
+            Event::TimerFired(Timer::MasterDown) => self.on_master_down_timer(now, &mut out),
+            Event::TimerFired(Timer::Advert) => self.on_advert_timer(now, &mut out),
+            Event::LinkDown => self.on_link_down(&mut out),
+            Event::LinkUp => self.on_link_up(now, &mut out),
+            Event::Demote => self.on_demote(now, &mut out),
+            Event::Shutdown => self.on_shutdown(&mut out),
+            Event::SendResult { ok } => self.on_send_result(now, ok, &mut out),
+        }
+        out
+    }
+
+    // §4.2: INIT goes straight to BACKUP and waits one master-down interval.
+    fn on_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Init {
+            return;
+        }
+        self.change_state(State::Backup, out);
+        if self.link_up {
+            self.arm_master_down(now, out);
+        }
+    }
+
+    // §3 (acceptance) and §4.3/§4.4 (ucarp's `packethandler`).
+    fn on_advert(&mut self, now: Instant, advert: ReceivedAdvert, out: &mut Vec<Action>) {
+        // ucarp reads no packets while the carrier is down (§4.6).
+        if !self.link_up {
+            return;
+        }
+        // §1: a valid advert ends the random counters; ours continue from
+        // the peer's.
+        self.random_counter = false;
+        self.counter = advert.counter;
+
+        // ucarp compares with the suppressed skew on receive, too.
+        let local = self.advert_interval();
+        let remote = interval(advert.advbase, advert.advskew);
+        match self.state {
+            State::Init => {}
+            State::Master => {
+                let local_key = self.config.tie_break.key(self.config.src_ip);
+                let remote_key = self.config.tie_break.key(advert.src_ip);
+                if local > remote || (local == remote && remote_key < local_key) {
+                    // §4.4: one last advert "to be really sure the new master
+                    // knows it has to reassert control", then step down.
+                    self.send_advert(now, false, out);
+                    self.change_state(State::Backup, out);
+                    self.arm_master_down(now, out);
+                    log(
+                        out,
+                        LogLevel::Warning,
+                        "Preferred master advertised: going back to BACKUP state",
+                    );
+                } else if local < remote || (local == remote && remote_key > local_key) {
+                    // §4.4: we stay; re-announce the VIP now and again two
+                    // adverts later.
+                    out.push(Action::SendGarp);
+                    self.delayed_garp = DELAYED_GARP_ADVERTS;
+                    log(
+                        out,
+                        LogLevel::Warning,
+                        "Non-preferred master advertising: reasserting control of VIP with another gratuitous arp",
+                    );
+                }
+            }
+            State::Backup => {
+                // §4.3: preempt only a strictly slower master.
+                if self.config.preempt && local < remote {
+                    self.master_down(now, out);
+                    log(out, LogLevel::Warning, "Putting MASTER down - preemption");
+                // §4.3: a master this slow would time out anyway (also BSD's
+                // 255/255 bow-out).
+                } else if remote > self.dead_interval(self.advertised_skew()) {
+                    self.master_down(now, out);
+                    log(
+                        out,
+                        LogLevel::Warning,
+                        "Putting MASTER DOWN (going to time out)",
+                    );
+                } else {
+                    self.arm_master_down(now, out);
+                }
+            }
+        }
+    }
+
+    // §4.1: the master-down timer only matters in BACKUP.
+    fn on_master_down_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.link_up && self.state == State::Backup {
+            self.master_down(now, out);
+        }
+    }
+
+    fn on_advert_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.link_up && self.state == State::Master {
+            self.send_advert(now, true, out);
+        }
+    }
+
+    // §4.6: without carrier, BACKUP with no timers until the link returns.
+    fn on_link_down(&mut self, out: &mut Vec<Action>) {
+        if !self.link_up {
+            return;
+        }
+        self.link_up = false;
+        if self.state != State::Init {
+            self.change_state(State::Backup, out);
+        }
+        out.push(Action::CancelTimer(Timer::MasterDown));
+        out.push(Action::CancelTimer(Timer::Advert));
+    }
+
+    // §4.6: carrier back → normal election from BACKUP.
+    fn on_link_up(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.link_up {
+            return;
+        }
+        self.link_up = true;
+        if self.state == State::Backup {
+            self.arm_master_down(now, out);
+        }
+    }
+
+    // §4.5 SIGUSR2: step down, then wait 3 s before the master-down
+    // interval starts, so another node can take over.
+    fn on_demote(&mut self, now: Instant, out: &mut Vec<Action>) {
+        log(
+            out,
+            LogLevel::Debug,
+            "Caught signal (USR2) considering going down",
+        );
+        if !self.link_up || self.state != State::Master {
+            return;
+        }
+        self.change_state(State::Backup, out);
+        out.push(Action::ArmTimer {
+            timer: Timer::MasterDown,
+            at: now
+                .saturating_add(DEMOTE_HOLD)
+                .saturating_add(self.master_down_interval()),
+        });
+    }
+
+    // §4.5 `--shutdown`: release the VIP if we hold it; no farewell advert.
+    fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+        self.shut_down = true;
+        if self.state == State::Master {
+            out.push(Action::RunScript(Script::Down));
+        }
+        out.push(Action::CancelTimer(Timer::MasterDown));
+        out.push(Action::CancelTimer(Timer::Advert));
+    }
+
+    // §4.7, ucarp's error accounting in `carp_send_ad`.
+    fn on_send_result(&mut self, now: Instant, ok: bool, out: &mut Vec<Action>) {
+        if ok {
+            if self.send_errors >= SEND_ERRORS_TO_SUPPRESS {
+                self.send_successes += 1;
+                if self.send_successes >= SEND_SUCCESSES_TO_RECOVER {
+                    self.suppress_preempt = self.suppress_preempt.saturating_sub(1);
+                    self.send_errors = 0;
+                }
+            } else {
+                self.send_errors = 0;
+            }
+            return;
+        }
+        self.send_errors = self.send_errors.saturating_add(1);
+        self.send_successes = 0;
+        if self.send_errors == SEND_ERRORS_TO_SUPPRESS {
+            log(
+                out,
+                LogLevel::Error,
+                &format!(
+                    "write() error #{}/{SEND_ERRORS_TO_SUPPRESS}",
+                    self.suppress_preempt
+                ),
+            );
+            self.suppress_preempt += 1;
+            // ucarp re-advertises at once so peers see the new skew.
+            if self.suppress_preempt == 1 && self.state == State::Master {
+                self.send_advert(now, true, out);
+            }
+        }
+    }
+
+    /// ucarp's `carp_master_down` (§4.3): only BACKUP takes over.
+    fn master_down(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Backup {
+            return;
+        }
+        self.change_state(State::Master, out);
+        out.push(Action::CancelTimer(Timer::MasterDown));
+        self.send_advert(now, true, out);
+        self.delayed_garp = DELAYED_GARP_ADVERTS;
+    }
+
+    /// ucarp's `carp_send_ad`: next counter, the advert, the delayed GARP
+    /// bookkeeping, and (unless about to step down) the next advert's time.
+    fn send_advert(&mut self, now: Instant, schedule_next: bool, out: &mut Vec<Action>) {
+        self.counter = if self.random_counter {
+            self.rng.random()
+        } else {
+            self.counter.wrapping_add(1)
+        };
+        out.push(Action::SendAdvert {
+            advbase: self.config.advbase,
+            advskew: self.advertised_skew(),
+            counter: self.counter,
+        });
+        if self.delayed_garp > 0 {
+            self.delayed_garp -= 1;
+        }
+        if self.delayed_garp == 0 {
+            if self.state == State::Master {
+                out.push(Action::SendGarp);
+            }
+            self.delayed_garp = -1;
+        }
+        if schedule_next {
+            out.push(Action::ArmTimer {
+                timer: Timer::Advert,
+                at: now.saturating_add(self.advert_interval()),
+            });
+        }
+    }
+
+    fn arm_master_down(&self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::ArmTimer {
+            timer: Timer::MasterDown,
+            at: now.saturating_add(self.master_down_interval()),
+        });
+    }
+
+    /// The one place the state changes (ucarp's `carp_set_state`): logs the
+    /// switch and emits the entry actions. Same state → nothing.
+    fn change_state(&mut self, new: State, out: &mut Vec<Action>) {
+        if self.state == new {
+            return;
+        }
+        let old = self.state;
+        match new {
+            State::Init => log(out, LogLevel::Info, "Switching to state: INIT"),
+            State::Backup => {
+                log(out, LogLevel::Warning, "Switching to state: BACKUP");
+                // §4.2: --neutral only skips the very first down script.
+                if !(old == State::Init && self.config.neutral) {
+                    out.push(Action::RunScript(Script::Down));
+                }
+                if old == State::Master {
+                    out.push(Action::CancelTimer(Timer::Advert));
+                }
+            }
+            State::Master => {
+                log(out, LogLevel::Warning, "Switching to state: MASTER");
+                out.push(Action::RunScript(Script::Up));
+                out.push(Action::SendGarp);
+            }
+        }
+        self.state = new;
+    }
+}
+
+fn log(out: &mut Vec<Action>, level: LogLevel, message: &str) {
+    out.push(Action::Log {
+        level,
+        message: message.to_owned(),
+    });
+}

@@ -1,0 +1,168 @@
+//! The engine's inputs and outputs.
+
+use std::{fmt, net::Ipv4Addr, time::Duration};
+
+/// Monotonic time since an arbitrary epoch, supplied by the caller. The
+/// engine never reads a clock.
+pub type Instant = Duration;
+
+/// How two masters with equal intervals decide who stays (notes §4.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TieBreak {
+    /// ucarp on x86: the raw `s_addr` compared as a native little-endian
+    /// u32, i.e. the address with its octets reversed (last octet most
+    /// significant). The default, so mixed ucarp/xcarp clusters agree.
+    #[default]
+    UcarpLittleEndian,
+    /// Plain numeric order of the address ("lower IP wins", what ucarp's
+    /// README promises and what ucarp does on big-endian hosts).
+    Numeric,
+}
+
+impl TieBreak {
+    /// The key addresses are compared by: the lower key wins the tie.
+    #[must_use]
+    pub fn key(self, addr: Ipv4Addr) -> u32 {
+        match self {
+            Self::UcarpLittleEndian => u32::from_le_bytes(addr.octets()),
+            Self::Numeric => u32::from(addr),
+        }
+    }
+}
+
+/// One virtual host's settings, as ucarp's command line gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    pub vhid: u8,
+    /// `--advbase`, seconds.
+    pub advbase: u8,
+    /// `--advskew`, 1/256 s.
+    pub advskew: u8,
+    /// `--deadratio`: adverts missed before a backup takes over.
+    pub deadratio: u32,
+    /// `--preempt`.
+    pub preempt: bool,
+    /// `--neutral`: no down script on the initial BACKUP.
+    pub neutral: bool,
+    /// `--srcip`, for the equal-interval tie-break.
+    pub src_ip: Ipv4Addr,
+    pub tie_break: TieBreak,
+}
+
+impl EngineConfig {
+    /// ucarp's defaults: advbase 1, advskew 0, deadratio 3, no preempt, not
+    /// neutral, little-endian tie-break.
+    #[must_use]
+    pub fn ucarp_defaults(vhid: u8, src_ip: Ipv4Addr) -> Self {
+        Self {
+            vhid,
+            advbase: 1,
+            advskew: 0,
+            deadratio: 3,
+            preempt: false,
+            neutral: false,
+            src_ip,
+            tie_break: TieBreak::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Init,
+    Backup,
+    Master,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Init => "INIT",
+            Self::Backup => "BACKUP",
+            Self::Master => "MASTER",
+        })
+    }
+}
+
+/// An advert that passed every check, HMAC included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceivedAdvert {
+    pub src_ip: Ipv4Addr,
+    pub advbase: u8,
+    pub advskew: u8,
+    /// BSD's demotion counter; ucarp ignores it, and so does the engine.
+    pub demote: u8,
+    pub counter: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// BACKUP: no advert heard for the master-down interval.
+    MasterDown,
+    /// MASTER: time for the next advert.
+    Advert,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The daemon is up: INIT → BACKUP.
+    Start,
+    Advert(ReceivedAdvert),
+    /// A timer armed with [`Action::ArmTimer`] expired. Pass its scheduled
+    /// time as `now` so the advert schedule does not drift.
+    TimerFired(Timer),
+    /// Carrier lost (not sent with `--ignoreifstate`).
+    LinkDown,
+    LinkUp,
+    /// SIGUSR2: step down if not BACKUP.
+    Demote,
+    /// Exit with `--shutdown`.
+    Shutdown,
+    /// Outcome of the frame write for the last [`Action::SendAdvert`].
+    SendResult {
+        ok: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Script {
+    Up,
+    Down,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+}
+
+/// What the daemon must do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send one advert now. `advskew` is already 240 while preemption is
+    /// suppressed. The daemon computes the digest for `counter`, builds the
+    /// frame and reports [`Event::SendResult`].
+    SendAdvert {
+        advbase: u8,
+        advskew: u8,
+        counter: u64,
+    },
+    /// Send one gratuitous ARP for the VIP.
+    SendGarp,
+    /// Run the up or down script.
+    RunScript(Script),
+    /// (Re)arm `timer` to fire at `at`, replacing any earlier deadline.
+    ArmTimer {
+        timer: Timer,
+        at: Instant,
+    },
+    CancelTimer(Timer),
+    /// A log line with ucarp's exact text.
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+}

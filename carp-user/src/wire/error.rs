@@ -1,0 +1,130 @@
+//! Why a frame, packet or CARP header was rejected.
+
+use std::net::Ipv4Addr;
+
+use crate::engine::LogLevel;
+
+/// A malformed frame, IPv4 packet or CARP header. Decoders check in ucarp's
+/// order (notes §3) and report the first failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Shorter than the fixed part that must be read before anything else
+    /// (Ethernet header, minimal IPv4 header).
+    #[error("packet too short: {len} bytes, need at least {needed}")]
+    TooShort { len: usize, needed: usize },
+    /// Ethernet frame that does not carry IPv4.
+    #[error("not IPv4: ethertype {ethertype:#06x}")]
+    NotIpv4 { ethertype: u16 },
+    /// IP version nibble is not 4.
+    #[error("IP version {0}, expected 4")]
+    BadIpVersion(u8),
+    /// IHL below the 5-word minimum.
+    #[error("IPv4 header length {0} words, minimum is 5")]
+    BadIhl(u8),
+    /// IP protocol is not CARP (112).
+    #[error("IP protocol {0}, expected 112 (CARP)")]
+    NotCarp(u8),
+    /// The IP header (with its options) plus the 36-byte CARP header do not
+    /// fit in the captured bytes. `ip_len` is the IP header length in bytes.
+    #[error("truncated: {len} bytes, IP header {ip_len} + CARP header {carp_len} needed")]
+    Truncated {
+        len: usize,
+        ip_len: usize,
+        carp_len: usize,
+    },
+    /// TTL other than 255: the advert was routed, so it is not link-local.
+    #[error("bad TTL {0}, expected 255")]
+    BadTtl(u8),
+    /// CARP version nibble other than 2.
+    #[error("bad CARP version {0}, expected 2")]
+    BadVersion(u8),
+    /// The IPv4 header checksum does not verify.
+    #[error("bad IPv4 header checksum")]
+    BadIpChecksum,
+    /// The CARP header checksum does not verify.
+    #[error("bad CARP checksum")]
+    BadCarpChecksum,
+    /// CARP type other than 1 (advertisement).
+    #[error("bad CARP type {0}, expected 1 (advertisement)")]
+    BadType(u8),
+}
+
+impl DecodeError {
+    /// What ucarp logs for this rejection (notes §3), `None` where ucarp
+    /// drops silently. Cases ucarp does not check map to the closest text.
+    #[must_use]
+    pub fn ucarp_log(&self) -> Option<(LogLevel, String)> {
+        match *self {
+            Self::TooShort { .. } | Self::NotIpv4 { .. } | Self::NotCarp(_) => None,
+            Self::BadIpVersion(_) | Self::BadIhl(_) => None,
+            Self::Truncated {
+                len,
+                ip_len,
+                carp_len,
+            } => Some((
+                LogLevel::Debug,
+                format!("Bogus size: caplen=[{len}], ip_len=[{ip_len}] ch_len=[{carp_len}]"),
+            )),
+            Self::BadTtl(ttl) => Some((LogLevel::Warning, format!("Bad TTL: [{ttl}]"))),
+            Self::BadVersion(v) => Some((LogLevel::Warning, format!("Bad version: [{v}]"))),
+            // ucarp checks both checksums with one sum and one message.
+            Self::BadIpChecksum | Self::BadCarpChecksum => {
+                Some((LogLevel::Warning, "Bad IP checksum".to_owned()))
+            }
+            Self::BadType(t) => Some((LogLevel::Debug, format!("Ignoring CARP type: [{t}]"))),
+        }
+    }
+}
+
+/// A well-formed advert that is not for this instance, or fails
+/// authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RxError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Our own advert looped back (ucarp's BPF filter drops these).
+    #[error("own advert")]
+    OwnAdvert,
+    /// Advert for another virtual host id.
+    #[error("advert for vhid {0}")]
+    OtherVhid(u8),
+    /// Advert sent to another group address.
+    #[error("advert sent to {0}, not our group")]
+    OtherGroup(Ipv4Addr),
+    /// HMAC mismatch: other password, vhid or virtual address. Carries the
+    /// first bytes of the expected and received digests, as ucarp logs them.
+    #[error("bad digest")]
+    BadDigest {
+        expected: [u8; 4],
+        received: [u8; 4],
+    },
+}
+
+impl RxError {
+    /// What ucarp logs for this rejection (notes §3), `None` where it is
+    /// silent.
+    #[must_use]
+    pub fn ucarp_log(&self) -> Option<(LogLevel, String)> {
+        match self {
+            Self::Decode(e) => e.ucarp_log(),
+            Self::OwnAdvert => None,
+            Self::OtherVhid(vhid) => Some((LogLevel::Debug, format!("Ignoring vhid: [{vhid}]"))),
+            Self::OtherGroup(dst) => Some((
+                LogLevel::Debug,
+                format!("Ignoring different multicast ip: [{dst}]"),
+            )),
+            Self::BadDigest { expected, received } => Some((
+                LogLevel::Warning,
+                format!(
+                    "Bad digest - md2=[{}...] md=[{}...] - Check vhid, password and virtual IP address",
+                    hex4(expected),
+                    hex4(received)
+                ),
+            )),
+        }
+    }
+}
+
+fn hex4(bytes: &[u8; 4]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,266 @@
+//! CARP inside IPv4 (and Ethernet): decoding with ucarp's checks (notes §3).
+
+use std::net::Ipv4Addr;
+
+use super::{
+    CARP_LEN, CarpHeader, DecodeError, RxError,
+    checksum::internet_checksum,
+    frame::{ETHERNET_LEN, ETHERTYPE_IPV4},
+};
+use crate::{auth::CarpAuth, engine::ReceivedAdvert};
+
+/// Length of an IPv4 header without options.
+pub const IPV4_MIN_LEN: usize = 20;
+/// Largest IPv4 header: IHL 15 words.
+pub const IPV4_MAX_LEN: usize = 60;
+
+/// An IPv4 packet carrying a CARP header.
+///
+/// ```text
+///  0                   1                   2                   3
+///  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |Version|  IHL  |Type of Service|          Total Length         |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |         Identification        |Flags|      Fragment Offset    |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |  TTL (255)    | Protocol (112)|         Header Checksum       |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |                       Source Address                          |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |               Destination Address (the group)                 |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |                 Options (IHL > 5, skipped)                    |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |                 CARP header (36 bytes, see CarpHeader)        |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// ```
+///
+/// Like ucarp, the decoder does not check total length, fragmentation or
+/// the Ethernet addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Carp {
+    /// IP header length in bytes (20..=60).
+    pub header_len: usize,
+    pub tos: u8,
+    pub total_len: u16,
+    pub ip_id: u16,
+    /// Flags and fragment offset, as on the wire (0x4000 = DF).
+    pub flags_fragment: u16,
+    pub ttl: u8,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub carp: CarpHeader,
+}
+
+/// What identifies adverts meant for this instance (ucarp's `--srcip`,
+/// `--vhid`, `--mcast`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxFilter {
+    /// Our own source address: adverts from it are our own, looped back.
+    pub own_src: Ipv4Addr,
+    pub vhid: u8,
+    pub group: Ipv4Addr,
+}
+
+impl Ipv4Carp {
+    /// Decodes an IPv4 packet (starting at the IP header) carrying CARP,
+    /// with every check that needs no configuration: length, IP version,
+    /// IHL, protocol, TTL, CARP version, both checksums, CARP type.
+    pub fn decode(packet: &[u8]) -> Result<Self, DecodeError> {
+        decode_checked(packet, &NoFilter)
+    }
+
+    /// The engine's view of this advert (after authentication).
+    #[must_use]
+    pub fn received_advert(&self) -> ReceivedAdvert {
+        self.carp.received_advert(self.src)
+    }
+}
+
+impl CarpHeader {
+    /// The engine's view of this header sent from `src`.
+    #[must_use]
+    pub fn received_advert(&self, src: Ipv4Addr) -> ReceivedAdvert {
+        ReceivedAdvert {
+            src_ip: src,
+            advbase: self.advbase,
+            advskew: self.advskew,
+            demote: self.demote,
+            counter: self.counter,
+        }
+    }
+}
+
+impl RxFilter {
+    /// Full receive path for an IPv4 packet, in ucarp's order (notes §3):
+    /// size, own source, protocol, size with options, TTL, version, vhid,
+    /// group, checksums, digest. `Ok` means the advert is authentic and for
+    /// us.
+    pub fn accept(&self, packet: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
+        let decoded = decode_checked(packet, self)?;
+        verify_digest(&decoded.carp, auth)?;
+        Ok(decoded)
+    }
+
+    /// Same as [`RxFilter::accept`] for an Ethernet frame (no VLAN tag).
+    pub fn accept_frame(&self, frame: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
+        self.accept(ipv4_payload(frame)?, auth)
+    }
+
+    /// Receive path for a CARP header whose IP header was already checked
+    /// elsewhere (the XDP program checks TTL and IP checksum and hands over
+    /// source, destination and the raw CARP bytes).
+    pub fn accept_header(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        carp: &[u8],
+        auth: &CarpAuth,
+    ) -> Result<CarpHeader, RxError> {
+        self.own_source(src)?;
+        let header = CarpHeader::decode_unchecked(carp)?;
+        if header.version != super::carp::VERSION {
+            return Err(DecodeError::BadVersion(header.version).into());
+        }
+        self.vhid_and_group(&header, dst)?;
+        let header = CarpHeader::check_sum_and_type(carp, header)?;
+        verify_digest(&header, auth)?;
+        Ok(header)
+    }
+}
+
+/// The configuration-dependent checks, slotted into the structural ones at
+/// ucarp's positions. [`NoFilter`] skips them for plain decoding.
+trait Filter {
+    type Error: From<DecodeError>;
+    fn own_source(&self, src: Ipv4Addr) -> Result<(), Self::Error>;
+    fn vhid_and_group(&self, header: &CarpHeader, dst: Ipv4Addr) -> Result<(), Self::Error>;
+}
+
+struct NoFilter;
+
+impl Filter for NoFilter {
+    type Error = DecodeError;
+    fn own_source(&self, _: Ipv4Addr) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn vhid_and_group(&self, _: &CarpHeader, _: Ipv4Addr) -> Result<(), DecodeError> {
+        Ok(())
+    }
+}
+
+impl Filter for RxFilter {
+    type Error = RxError;
+    fn own_source(&self, src: Ipv4Addr) -> Result<(), RxError> {
+        if src == self.own_src {
+            return Err(RxError::OwnAdvert);
+        }
+        Ok(())
+    }
+    fn vhid_and_group(&self, header: &CarpHeader, dst: Ipv4Addr) -> Result<(), RxError> {
+        if header.vhid != self.vhid {
+            return Err(RxError::OtherVhid(header.vhid));
+        }
+        if dst != self.group {
+            return Err(RxError::OtherGroup(dst));
+        }
+        Ok(())
+    }
+}
+
+/// The IPv4 payload of an untagged Ethernet frame.
+pub fn ipv4_payload(frame: &[u8]) -> Result<&[u8], DecodeError> {
+    let Some((eth, payload)) = frame.split_first_chunk::<ETHERNET_LEN>() else {
+        return Err(DecodeError::TooShort {
+            len: frame.len(),
+            needed: ETHERNET_LEN,
+        });
+    };
+    let ethertype = u16::from_be_bytes([eth[12], eth[13]]);
+    if ethertype != ETHERTYPE_IPV4 {
+        return Err(DecodeError::NotIpv4 { ethertype });
+    }
+    Ok(payload)
+}
+
+fn verify_digest(header: &CarpHeader, auth: &CarpAuth) -> Result<(), RxError> {
+    if auth.verify(header.counter, &header.digest) {
+        return Ok(());
+    }
+    // Only computed on failure, for the log line ucarp prints.
+    let expected = auth.digest(header.counter);
+    Err(RxError::BadDigest {
+        expected: [expected[0], expected[1], expected[2], expected[3]],
+        received: [
+            header.digest[0],
+            header.digest[1],
+            header.digest[2],
+            header.digest[3],
+        ],
+    })
+}
+
+/// Every structural check, plus the filter's when given, in ucarp's order.
+fn decode_checked<F: Filter>(packet: &[u8], filter: &F) -> Result<Ipv4Carp, F::Error> {
+    let Some(fixed) = packet.first_chunk::<IPV4_MIN_LEN>() else {
+        return Err(DecodeError::TooShort {
+            len: packet.len(),
+            needed: IPV4_MIN_LEN,
+        }
+        .into());
+    };
+    let version = fixed[0] >> 4;
+    if version != 4 {
+        return Err(DecodeError::BadIpVersion(version).into());
+    }
+    let ihl = fixed[0] & 0x0f;
+    if ihl < 5 {
+        return Err(DecodeError::BadIhl(ihl).into());
+    }
+    let src = Ipv4Addr::new(fixed[12], fixed[13], fixed[14], fixed[15]);
+    let dst = Ipv4Addr::new(fixed[16], fixed[17], fixed[18], fixed[19]);
+    filter.own_source(src)?;
+    let protocol = fixed[9];
+    if protocol != carp_common::IPPROTO_CARP {
+        return Err(DecodeError::NotCarp(protocol).into());
+    }
+    let header_len = usize::from(ihl) * 4;
+    let (Some(ip_header), Some(carp_bytes)) = (
+        packet.get(..header_len),
+        packet.get(header_len..header_len + CARP_LEN),
+    ) else {
+        return Err(DecodeError::Truncated {
+            len: packet.len(),
+            ip_len: header_len,
+            carp_len: CARP_LEN,
+        }
+        .into());
+    };
+    let ttl = fixed[8];
+    if ttl != carp_common::CARP_TTL {
+        return Err(DecodeError::BadTtl(ttl).into());
+    }
+    let carp = CarpHeader::decode_unchecked(carp_bytes)?;
+    if carp.version != super::carp::VERSION {
+        return Err(DecodeError::BadVersion(carp.version).into());
+    }
+    filter.vhid_and_group(&carp, dst)?;
+    // ucarp sums IP header and CARP header together; checking each on its
+    // own is stricter only for packets whose two errors cancel out.
+    if internet_checksum(ip_header) != 0 {
+        return Err(DecodeError::BadIpChecksum.into());
+    }
+    let carp = CarpHeader::check_sum_and_type(carp_bytes, carp)?;
+    Ok(Ipv4Carp {
+        header_len,
+        tos: fixed[1],
+        total_len: u16::from_be_bytes([fixed[2], fixed[3]]),
+        ip_id: u16::from_be_bytes([fixed[4], fixed[5]]),
+        flags_fragment: u16::from_be_bytes([fixed[6], fixed[7]]),
+        ttl,
+        src,
+        dst,
+        carp,
+    })
+}
