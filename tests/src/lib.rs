@@ -4,7 +4,14 @@
 //! Every name starts with a per-process prefix so that parallel tests and
 //! parallel runs never collide, and tests only ever use the addresses of
 //! their own namespaces.
+pub mod carp;
+pub mod frames;
+pub mod lan;
+pub mod log;
+pub mod probe;
+
 use std::{
+    os::unix::process::CommandExt as _,
     path::PathBuf,
     process::{Child, Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
@@ -33,7 +40,10 @@ pub fn require_root() {
     // SAFETY-free: geteuid has no preconditions.
     #[allow(unsafe_code)]
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "namespace tests need root: run `cargo xtask test` as root");
+    assert_eq!(
+        euid, 0,
+        "namespace tests need root: run `cargo xtask test` as root"
+    );
 }
 
 /// Runs a command and panics with its output if it fails.
@@ -98,18 +108,24 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
-/// A child process killed (SIGKILL) and reaped on drop.
+/// A child process, in a process group of its own, killed (SIGKILL, with
+/// whatever it started in its group) and reaped on drop.
 pub struct ProcessGuard {
     pub child: Child,
 }
 
 impl ProcessGuard {
     pub fn spawn(mut cmd: Command) -> Self {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+        cmd.process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
         Self { child }
     }
 
@@ -141,6 +157,14 @@ impl ProcessGuard {
 
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            #[allow(unsafe_code)]
+            // SAFETY: kill(2) on the process group of our own unreaped child
+            // (its pid, hence its group id, cannot have been reused).
+            unsafe {
+                libc::kill(-self.pid(), libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -158,4 +182,56 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The implementations the scenarios may start, from `XCARP_TEST_IMPLS`
+/// (comma-separated `xcarp`, `ucarp`; default both).
+pub fn enabled_impls() -> Vec<carp::Impl> {
+    let list = std::env::var("XCARP_TEST_IMPLS").unwrap_or_else(|_| "xcarp,ucarp".into());
+    let mut impls = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match name {
+            "xcarp" => impls.push(carp::Impl::Xcarp),
+            "ucarp" => impls.push(carp::Impl::Ucarp),
+            other => panic!("XCARP_TEST_IMPLS: unknown implementation {other:?}"),
+        }
+    }
+    impls
+}
+
+/// A scenario variant and the implementations it needs.
+pub type Variant<V> = (V, &'static [carp::Impl]);
+
+/// Runs `scenario` once per variant whose implementations are all enabled,
+/// every variant in its own thread (each builds its own LAN), and fails
+/// naming every variant that failed. Skipped variants are reported.
+pub fn run_variants<V: std::fmt::Debug + Sync>(
+    name: &str,
+    variants: &[Variant<V>],
+    scenario: impl Fn(&V) + Sync,
+) {
+    require_root();
+    let enabled = enabled_impls();
+    let failed: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = variants
+            .iter()
+            .filter(|(v, impls)| {
+                let run = impls.iter().all(|i| enabled.contains(i));
+                if !run {
+                    eprintln!("SCENARIO {name} {v:?}: skipped (XCARP_TEST_IMPLS)");
+                }
+                run
+            })
+            .map(|(v, _)| (v, s.spawn(|| scenario(v))))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|(v, h)| h.join().err().map(|_| format!("{v:?}")))
+            .collect()
+    });
+    assert!(
+        failed.is_empty(),
+        "{name}: failed variants: {}",
+        failed.join(", ")
+    );
 }

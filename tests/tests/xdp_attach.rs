@@ -23,7 +23,11 @@ fn attach_and_detach(mode: &str, expected: &str) {
     ns.ip(&["link", "add", "xa0", "type", "veth", "peer", "name", "xa1"]);
     ns.ip(&["link", "set", "xa0", "up"]);
     ns.ip(&["link", "set", "xa1", "up"]);
-    assert_eq!(xdp_attachment(&ns, "xa0"), None, "fresh veth already has XDP");
+    assert_eq!(
+        xdp_attachment(&ns, "xa0"),
+        None,
+        "fresh veth already has XDP"
+    );
 
     let mut cmd = ns.command(xcarp_bin().to_str().expect("utf-8 path"));
     cmd.args(["--interface", "xa0", "--xdp-mode", mode])
@@ -31,16 +35,23 @@ fn attach_and_detach(mode: &str, expected: &str) {
         .stdout(Stdio::null());
     let mut daemon = ProcessGuard::spawn(cmd);
     assert!(
-        wait_until(Duration::from_secs(10), || xdp_attachment(&ns, "xa0") == Some(expected)),
+        wait_until(Duration::from_secs(10), || xdp_attachment(&ns, "xa0")
+            == Some(expected)),
         "xcarp did not attach in {mode} mode: {}",
         ns.ip(&["-d", "link", "show", "dev", "xa0"])
     );
     // `ip netns exec` runs xcarp as its child process after an exec, so the
     // signal reaches xcarp itself.
     daemon.signal(libc::SIGTERM);
-    let status = daemon.wait_exit(Duration::from_secs(10)).expect("xcarp did not exit on SIGTERM");
+    let status = daemon
+        .wait_exit(Duration::from_secs(10))
+        .expect("xcarp did not exit on SIGTERM");
     assert!(status.success(), "xcarp exited with {status}");
-    assert_eq!(xdp_attachment(&ns, "xa0"), None, "XDP still attached after exit");
+    assert_eq!(
+        xdp_attachment(&ns, "xa0"),
+        None,
+        "XDP still attached after exit"
+    );
 }
 
 #[test]
