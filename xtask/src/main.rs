@@ -5,6 +5,7 @@
 //! the project.
 mod bootstrap;
 mod build;
+mod demo;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,14 @@ enum Command {
         /// Arguments for xcarp.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// A throwaway lab in network namespaces: two xcarp nodes elect a master,
+    /// the master is killed, and a client pinging the VIP every 200 ms shows
+    /// the takeover. Removes everything on exit or Ctrl-C. Needs root.
+    Demo {
+        /// Run the lab with the real ucarp instead, for comparison.
+        #[arg(long, value_enum, default_value = "xcarp")]
+        with: demo::DemoImpl,
     },
     /// Run every test: unit, kernel (BPF_PROG_TEST_RUN) and namespace tests.
     /// Installs what the tests need first. Needs root.
@@ -62,5 +71,6 @@ fn main() -> anyhow::Result<()> {
             build::exec(&built.binary, &args)
         }
         Command::Test { args } => test::run(&args),
+        Command::Demo { with } => demo::run(with),
     }
 }
