@@ -241,10 +241,10 @@ impl Engine {
         }
         self.link_up = false;
         if self.state != State::Init {
+            // Leaving MASTER also cancels the advert timer.
             self.change_state(State::Backup, out);
         }
         out.push(Action::CancelTimer(Timer::MasterDown));
-        out.push(Action::CancelTimer(Timer::Advert));
     }
 
     // §4.6: carrier back → normal election from BACKUP.

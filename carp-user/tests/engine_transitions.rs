@@ -1,0 +1,752 @@
+//! One test per rule of the engine's transition table (ucarp's behaviour,
+//! protocol notes §1 and §4). Each test drives a single [`Engine`] with
+//! explicit times and checks the exact actions.
+
+use std::{net::Ipv4Addr, time::Duration};
+
+use xcarp::engine::{
+    Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State, TieBreak, Timer,
+};
+
+const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 5);
+const SEED: u64 = 7;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn ms(m: u64) -> Duration {
+    Duration::from_millis(m)
+}
+
+fn config() -> EngineConfig {
+    EngineConfig::ucarp_defaults(42, LOCAL)
+}
+
+fn log(level: LogLevel, message: &str) -> Action {
+    Action::Log {
+        level,
+        message: message.to_owned(),
+    }
+}
+
+fn switching(state: &str) -> Action {
+    log(LogLevel::Warning, &format!("Switching to state: {state}"))
+}
+
+fn arm(timer: Timer, at: Duration) -> Action {
+    Action::ArmTimer { timer, at }
+}
+
+fn advert_from(src: Ipv4Addr, advbase: u8, advskew: u8, counter: u64) -> Event {
+    Event::Advert(ReceivedAdvert {
+        src_ip: src,
+        advbase,
+        advskew,
+        demote: 0,
+        counter,
+    })
+}
+
+/// The counters of the adverts among `actions`.
+fn sent_counters(actions: &[Action]) -> Vec<u64> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert { counter, .. } => Some(*counter),
+            _ => None,
+        })
+        .collect()
+}
+
+fn count(actions: &[Action], wanted: &Action) -> usize {
+    actions.iter().filter(|a| *a == wanted).count()
+}
+
+fn garps(actions: &[Action]) -> usize {
+    count(actions, &Action::SendGarp)
+}
+
+/// An engine started at t=0 (BACKUP).
+fn backup(config: EngineConfig) -> Engine {
+    let mut engine = Engine::new(config, SEED);
+    engine.handle(Duration::ZERO, Event::Start);
+    assert_eq!(engine.state(), State::Backup);
+    engine
+}
+
+/// An engine that took over at t=3 s (MASTER).
+fn master(config: EngineConfig) -> Engine {
+    let mut engine = backup(config);
+    engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master);
+    engine
+}
+
+// ------------------------------------------------------------ §4.2 start
+
+#[test]
+fn start_enters_backup_runs_down_script_and_arms_master_down() {
+    let mut engine = Engine::new(config(), SEED);
+    assert_eq!(engine.state(), State::Init);
+    let actions = engine.handle(secs(10), Event::Start);
+    assert_eq!(
+        actions,
+        [
+            switching("BACKUP"),
+            Action::RunScript(Script::Down),
+            arm(Timer::MasterDown, secs(13)),
+        ]
+    );
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn start_with_neutral_skips_only_the_initial_down_script() {
+    let mut engine = Engine::new(
+        EngineConfig {
+            neutral: true,
+            ..config()
+        },
+        SEED,
+    );
+    let actions = engine.handle(Duration::ZERO, Event::Start);
+    assert_eq!(
+        actions,
+        [switching("BACKUP"), arm(Timer::MasterDown, secs(3))]
+    );
+    // Later transitions to BACKUP do run it.
+    engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
+    let actions = engine.handle(secs(4), Event::Demote);
+    assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 1);
+}
+
+#[test]
+fn start_is_ignored_once_started() {
+    let mut engine = backup(config());
+    assert!(engine.handle(secs(1), Event::Start).is_empty());
+}
+
+#[test]
+fn init_ignores_adverts_and_timers_but_adopts_the_counter() {
+    let mut engine = Engine::new(config(), SEED);
+    assert!(
+        engine
+            .handle(secs(1), advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 0, 500))
+            .is_empty()
+    );
+    assert!(
+        engine
+            .handle(secs(1), Event::TimerFired(Timer::MasterDown))
+            .is_empty()
+    );
+    assert_eq!(engine.state(), State::Init);
+    engine.handle(secs(2), Event::Start);
+    let actions = engine.handle(secs(5), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(sent_counters(&actions), [501]);
+}
+
+// ------------------------------------------------------------ §4.1 timers
+
+#[test]
+fn master_down_interval_adds_skew_once_to_advbase_times_deadratio() {
+    let engine = Engine::new(
+        EngineConfig {
+            advbase: 2,
+            advskew: 100,
+            deadratio: 4,
+            ..config()
+        },
+        SEED,
+    );
+    // 2 × 4 s + 100/256 s = 8.390625 s.
+    assert_eq!(
+        engine.master_down_interval(),
+        Duration::from_micros(8_390_625)
+    );
+}
+
+#[test]
+fn advert_interval_truncates_skew_to_whole_microseconds() {
+    let interval = |advbase, advskew| {
+        Engine::new(
+            EngineConfig {
+                advbase,
+                advskew,
+                ..config()
+            },
+            SEED,
+        )
+        .advert_interval()
+    };
+    assert_eq!(interval(1, 0), secs(1));
+    // 1/256 s = 3906.25 µs → 3906 µs; 255/256 s = 996093.75 µs → 996093 µs.
+    assert_eq!(interval(1, 1), Duration::from_micros(1_003_906));
+    assert_eq!(interval(3, 255), Duration::from_micros(3_996_093));
+    assert_eq!(interval(0, 128), ms(500));
+}
+
+// ------------------------------------------------------- §4.3 takeover
+
+#[test]
+fn master_down_timer_takes_over_with_up_script_garp_and_immediate_advert() {
+    let mut engine = backup(config());
+    let actions = engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
+    let [
+        log_line,
+        script,
+        garp,
+        cancel,
+        Action::SendAdvert {
+            advbase: 1,
+            advskew: 0,
+            ..
+        },
+        next,
+    ] = actions.as_slice()
+    else {
+        panic!("unexpected actions: {actions:?}");
+    };
+    assert_eq!(*log_line, switching("MASTER"));
+    assert_eq!(*script, Action::RunScript(Script::Up));
+    assert_eq!(*garp, Action::SendGarp);
+    assert_eq!(*cancel, Action::CancelTimer(Timer::MasterDown));
+    assert_eq!(*next, arm(Timer::Advert, secs(4)));
+    assert_eq!(engine.state(), State::Master);
+}
+
+#[test]
+fn second_garp_goes_out_right_after_the_second_following_advert() {
+    let mut engine = master(config());
+    let first = engine.handle(secs(4), Event::TimerFired(Timer::Advert));
+    assert_eq!(garps(&first), 0);
+    let second = engine.handle(secs(5), Event::TimerFired(Timer::Advert));
+    assert!(matches!(second[0], Action::SendAdvert { .. }));
+    assert_eq!(second[1], Action::SendGarp);
+    // Never periodic afterwards.
+    for t in 6..20 {
+        assert_eq!(
+            garps(&engine.handle(secs(t), Event::TimerFired(Timer::Advert))),
+            0
+        );
+    }
+}
+
+#[test]
+fn advert_timer_sends_and_rearms_one_interval_later() {
+    let mut engine = master(EngineConfig {
+        advbase: 2,
+        advskew: 100,
+        ..config()
+    });
+    let actions = engine.handle(secs(20), Event::TimerFired(Timer::Advert));
+    assert!(matches!(
+        actions[0],
+        Action::SendAdvert {
+            advbase: 2,
+            advskew: 100,
+            ..
+        }
+    ));
+    assert_eq!(
+        actions.last(),
+        Some(&arm(
+            Timer::Advert,
+            secs(20) + Duration::from_micros(2_390_625)
+        ))
+    );
+}
+
+#[test]
+fn master_down_timer_is_ignored_in_master_and_advert_timer_in_backup() {
+    let mut engine = master(config());
+    assert!(
+        engine
+            .handle(secs(9), Event::TimerFired(Timer::MasterDown))
+            .is_empty()
+    );
+    let mut engine = backup(config());
+    assert!(
+        engine
+            .handle(secs(1), Event::TimerFired(Timer::Advert))
+            .is_empty()
+    );
+}
+
+// --------------------------------------------------------------- §1 counter
+
+#[test]
+fn counters_are_random_until_a_valid_advert_then_continue_from_it() {
+    let mut engine = master(config());
+    let mut counters = Vec::new();
+    for t in 4..10 {
+        counters.extend(sent_counters(
+            &engine.handle(secs(t), Event::TimerFired(Timer::Advert)),
+        ));
+    }
+    assert!(
+        counters.windows(2).all(|w| w[1] != w[0].wrapping_add(1)),
+        "random, not incrementing: {counters:?}"
+    );
+    // A slower master's advert: we stay MASTER but adopt its counter.
+    engine.handle(
+        ms(10_500),
+        advert_from(Ipv4Addr::new(10, 1, 1, 9), 2, 0, 2000),
+    );
+    let mut after = Vec::new();
+    for t in 11..14 {
+        after.extend(sent_counters(
+            &engine.handle(secs(t), Event::TimerFired(Timer::Advert)),
+        ));
+    }
+    assert_eq!(after, [2001, 2002, 2003]);
+}
+
+#[test]
+fn counter_wraps_from_u64_max_to_zero() {
+    let mut engine = master(config());
+    engine.handle(
+        ms(3500),
+        advert_from(Ipv4Addr::new(10, 1, 1, 9), 2, 0, u64::MAX),
+    );
+    let actions = engine.handle(secs(4), Event::TimerFired(Timer::Advert));
+    assert_eq!(sent_counters(&actions), [0]);
+}
+
+#[test]
+fn random_counters_are_a_function_of_the_seed() {
+    let run = |seed| {
+        let mut engine = Engine::new(config(), seed);
+        engine.handle(Duration::ZERO, Event::Start);
+        sent_counters(&engine.handle(secs(3), Event::TimerFired(Timer::MasterDown)))
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+// ------------------------------------------------ §4.3 BACKUP receiving
+
+#[test]
+fn backup_rearms_master_down_on_each_advert() {
+    let mut engine = backup(config());
+    let peer = Ipv4Addr::new(10, 1, 1, 9);
+    assert_eq!(
+        engine.handle(ms(2500), advert_from(peer, 1, 0, 1)),
+        [arm(Timer::MasterDown, ms(5500))]
+    );
+    assert_eq!(
+        engine.handle(ms(3500), advert_from(peer, 1, 0, 2)),
+        [arm(Timer::MasterDown, ms(6500))]
+    );
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn backup_preempts_with_strictly_shorter_interval_only_when_preempt() {
+    let peer = Ipv4Addr::new(10, 1, 1, 9);
+    let preempting = EngineConfig {
+        preempt: true,
+        advskew: 10,
+        ..config()
+    };
+    // Equal interval: no preemption, even with --preempt.
+    let mut engine = backup(preempting.clone());
+    engine.handle(secs(1), advert_from(peer, 1, 10, 1));
+    assert_eq!(engine.state(), State::Backup);
+    // Slower master but no --preempt: wait.
+    let mut engine = backup(EngineConfig {
+        preempt: false,
+        ..preempting.clone()
+    });
+    engine.handle(secs(1), advert_from(peer, 1, 11, 1));
+    assert_eq!(engine.state(), State::Backup);
+    // Slower master with --preempt: take over, then log the reason.
+    let mut engine = backup(preempting);
+    let actions = engine.handle(secs(1), advert_from(peer, 1, 11, 1));
+    assert_eq!(engine.state(), State::Master);
+    assert_eq!(actions.first(), Some(&switching("MASTER")));
+    assert_eq!(
+        actions.last(),
+        Some(&log(LogLevel::Warning, "Putting MASTER down - preemption"))
+    );
+    // The takeover advert continues from the counter just received.
+    assert_eq!(sent_counters(&actions), [2]);
+}
+
+#[test]
+fn backup_takes_over_from_a_master_that_would_time_out() {
+    let peer = Ipv4Addr::new(10, 1, 1, 9);
+    // Local: advbase 1, deadratio 3, skew 0 → threshold 3 s.
+    // Remote interval exactly 3 s: not beyond the threshold, wait.
+    let mut engine = backup(config());
+    engine.handle(secs(1), advert_from(peer, 3, 0, 1));
+    assert_eq!(engine.state(), State::Backup);
+    // Remote 3 s + 1/256: it would time out, take over now.
+    let mut engine = backup(config());
+    let actions = engine.handle(secs(1), advert_from(peer, 3, 1, 1));
+    assert_eq!(engine.state(), State::Master);
+    assert_eq!(
+        actions.last(),
+        Some(&log(
+            LogLevel::Warning,
+            "Putting MASTER DOWN (going to time out)"
+        ))
+    );
+}
+
+#[test]
+fn backup_takes_over_on_a_bsd_bow_out_advert() {
+    let mut engine = backup(config());
+    engine.handle(
+        secs(1),
+        advert_from(Ipv4Addr::new(10, 1, 1, 9), 255, 255, 1),
+    );
+    assert_eq!(engine.state(), State::Master);
+}
+
+#[test]
+fn backup_ignores_the_remote_demote_field() {
+    let mut engine = backup(config());
+    let actions = engine.handle(
+        secs(1),
+        Event::Advert(ReceivedAdvert {
+            src_ip: Ipv4Addr::new(10, 1, 1, 9),
+            advbase: 1,
+            advskew: 0,
+            demote: 200,
+            counter: 1,
+        }),
+    );
+    assert_eq!(actions, [arm(Timer::MasterDown, secs(4))]);
+}
+
+// ------------------------------------------------ §4.4 MASTER receiving
+
+#[test]
+fn master_yields_to_a_shorter_interval_after_one_last_advert() {
+    let mut engine = master(EngineConfig {
+        advskew: 50,
+        ..config()
+    });
+    let actions = engine.handle(
+        secs(5),
+        advert_from(Ipv4Addr::new(10, 1, 1, 200), 1, 49, 77),
+    );
+    assert_eq!(engine.state(), State::Backup);
+    let [
+        Action::SendAdvert {
+            advskew: 50,
+            counter: 78,
+            ..
+        },
+        rest @ ..,
+    ] = actions.as_slice()
+    else {
+        panic!("unexpected actions: {actions:?}");
+    };
+    assert_eq!(
+        rest,
+        [
+            switching("BACKUP"),
+            Action::RunScript(Script::Down),
+            Action::CancelTimer(Timer::Advert),
+            arm(
+                Timer::MasterDown,
+                secs(5) + Duration::from_micros(3_195_312)
+            ),
+            log(
+                LogLevel::Warning,
+                "Preferred master advertised: going back to BACKUP state"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn master_tie_break_follows_ucarp_little_endian_quirk() {
+    // Verified on x86 ucarp: 10.1.1.5 yields to 10.1.2.3 (numerically
+    // higher, but lower with octets reversed) and keeps MASTER against
+    // 10.1.0.200.
+    let mut engine = master(config());
+    engine.handle(secs(5), advert_from(Ipv4Addr::new(10, 1, 0, 200), 1, 0, 1));
+    assert_eq!(engine.state(), State::Master);
+    engine.handle(secs(6), advert_from(Ipv4Addr::new(10, 1, 2, 3), 1, 0, 2));
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn master_tie_break_numeric_uses_plain_address_order() {
+    let numeric = EngineConfig {
+        tie_break: TieBreak::Numeric,
+        ..config()
+    };
+    let mut engine = master(numeric.clone());
+    engine.handle(secs(5), advert_from(Ipv4Addr::new(10, 1, 2, 3), 1, 0, 1));
+    assert_eq!(engine.state(), State::Master);
+    let mut engine = master(numeric);
+    engine.handle(secs(5), advert_from(Ipv4Addr::new(10, 1, 0, 200), 1, 0, 1));
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn master_reasserts_against_a_slower_master_with_garp_now_and_two_adverts_later() {
+    let mut engine = master(config());
+    // Let the takeover's own delayed GARP go out first.
+    engine.handle(secs(4), Event::TimerFired(Timer::Advert));
+    engine.handle(secs(5), Event::TimerFired(Timer::Advert));
+    let actions = engine.handle(ms(5500), advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 1, 1));
+    assert_eq!(
+        actions,
+        [
+            Action::SendGarp,
+            log(
+                LogLevel::Warning,
+                "Non-preferred master advertising: reasserting control of VIP with another gratuitous arp"
+            ),
+        ]
+    );
+    assert_eq!(engine.state(), State::Master);
+    assert_eq!(
+        garps(&engine.handle(secs(6), Event::TimerFired(Timer::Advert))),
+        0
+    );
+    assert_eq!(
+        garps(&engine.handle(secs(7), Event::TimerFired(Timer::Advert))),
+        1
+    );
+    assert_eq!(
+        garps(&engine.handle(secs(8), Event::TimerFired(Timer::Advert))),
+        0
+    );
+}
+
+// ---------------------------------------------------------- §4.5 SIGUSR2
+
+#[test]
+fn demote_from_master_steps_down_and_waits_3s_plus_master_down() {
+    let mut engine = master(config());
+    let actions = engine.handle(secs(10), Event::Demote);
+    assert_eq!(
+        actions,
+        [
+            log(
+                LogLevel::Debug,
+                "Caught signal (USR2) considering going down"
+            ),
+            switching("BACKUP"),
+            Action::RunScript(Script::Down),
+            Action::CancelTimer(Timer::Advert),
+            arm(Timer::MasterDown, secs(16)),
+        ]
+    );
+    assert_eq!(engine.state(), State::Backup);
+    // With nobody else around it takes over again when that fires.
+    engine.handle(secs(16), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master);
+}
+
+#[test]
+fn demote_in_backup_only_logs() {
+    let mut engine = backup(config());
+    assert_eq!(
+        engine.handle(secs(1), Event::Demote),
+        [log(
+            LogLevel::Debug,
+            "Caught signal (USR2) considering going down"
+        )]
+    );
+}
+
+// ------------------------------------------------------ §4.7 send errors
+
+fn fail(engine: &mut Engine, at: Duration, times: usize) -> Vec<Action> {
+    (0..times)
+        .flat_map(|_| engine.handle(at, Event::SendResult { ok: false }))
+        .collect()
+}
+
+fn succeed(engine: &mut Engine, at: Duration, times: usize) -> Vec<Action> {
+    (0..times)
+        .flat_map(|_| engine.handle(at, Event::SendResult { ok: true }))
+        .collect()
+}
+
+#[test]
+fn third_consecutive_send_failure_suppresses_preemption_with_skew_240() {
+    let mut engine = master(EngineConfig {
+        advskew: 10,
+        ..config()
+    });
+    assert!(fail(&mut engine, secs(4), 2).is_empty());
+    let actions = fail(&mut engine, secs(5), 1);
+    assert!(engine.preempt_suppressed());
+    assert_eq!(actions[0], log(LogLevel::Error, "write() error #0/3"));
+    // ucarp re-advertises at once with the new skew.
+    assert!(matches!(
+        actions[1],
+        Action::SendAdvert {
+            advbase: 1,
+            advskew: 240,
+            ..
+        }
+    ));
+    let interval = Duration::from_micros(1_937_500);
+    assert_eq!(engine.advert_interval(), interval);
+    assert_eq!(
+        actions.last(),
+        Some(&arm(Timer::Advert, secs(5) + interval))
+    );
+    // Further failures do not log again.
+    assert!(fail(&mut engine, secs(6), 5).is_empty());
+}
+
+#[test]
+fn send_failures_not_in_a_row_do_not_suppress() {
+    let mut engine = master(config());
+    for _ in 0..5 {
+        fail(&mut engine, secs(4), 2);
+        succeed(&mut engine, secs(4), 1);
+    }
+    assert!(!engine.preempt_suppressed());
+}
+
+#[test]
+fn suppression_ends_after_three_consecutive_successes() {
+    let mut engine = master(config());
+    fail(&mut engine, secs(4), 3);
+    succeed(&mut engine, secs(5), 2);
+    fail(&mut engine, secs(6), 1); // resets the success streak
+    succeed(&mut engine, secs(7), 2);
+    assert!(engine.preempt_suppressed());
+    succeed(&mut engine, secs(8), 1);
+    assert!(!engine.preempt_suppressed());
+    let actions = engine.handle(secs(9), Event::TimerFired(Timer::Advert));
+    assert!(matches!(actions[0], Action::SendAdvert { advskew: 0, .. }));
+}
+
+#[test]
+fn suppression_keeps_a_configured_skew_above_240() {
+    let mut engine = master(EngineConfig {
+        advskew: 250,
+        ..config()
+    });
+    fail(&mut engine, secs(4), 3);
+    assert!(engine.preempt_suppressed());
+    assert_eq!(engine.advertised_skew(), 250);
+}
+
+#[test]
+fn suppressed_master_yields_to_a_peer_with_its_configured_interval() {
+    let mut engine = master(config());
+    fail(&mut engine, secs(4), 3);
+    // Peer at 1 s + 10/256 is faster than our suppressed 1 s + 240/256.
+    engine.handle(secs(5), advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 10, 1));
+    assert_eq!(engine.state(), State::Backup);
+}
+
+// ------------------------------------------------------------- §4.6 link
+
+#[test]
+fn link_down_in_master_goes_backup_runs_down_script_and_cancels_timers() {
+    let mut engine = master(config());
+    let actions = engine.handle(secs(5), Event::LinkDown);
+    assert_eq!(
+        actions,
+        [
+            switching("BACKUP"),
+            Action::RunScript(Script::Down),
+            Action::CancelTimer(Timer::Advert),
+            Action::CancelTimer(Timer::MasterDown),
+        ]
+    );
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn link_down_in_backup_cancels_timers_without_script_or_log() {
+    let mut engine = backup(config());
+    assert_eq!(
+        engine.handle(secs(1), Event::LinkDown),
+        [Action::CancelTimer(Timer::MasterDown)]
+    );
+    assert!(engine.handle(secs(2), Event::LinkDown).is_empty());
+}
+
+#[test]
+fn link_up_rearms_master_down() {
+    let mut engine = master(config());
+    engine.handle(secs(5), Event::LinkDown);
+    assert_eq!(
+        engine.handle(secs(20), Event::LinkUp),
+        [arm(Timer::MasterDown, secs(23))]
+    );
+    assert!(engine.handle(secs(21), Event::LinkUp).is_empty());
+    engine.handle(secs(23), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master);
+}
+
+#[test]
+fn adverts_timers_and_demote_are_ignored_while_link_is_down() {
+    let mut engine = backup(EngineConfig {
+        preempt: true,
+        ..config()
+    });
+    engine.handle(secs(1), Event::LinkDown);
+    assert!(
+        engine
+            .handle(secs(2), advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 200, 5))
+            .is_empty()
+    );
+    assert!(
+        engine
+            .handle(secs(4), Event::TimerFired(Timer::MasterDown))
+            .is_empty()
+    );
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn start_while_link_is_down_arms_nothing_until_link_up() {
+    let mut engine = Engine::new(config(), SEED);
+    engine.handle(Duration::ZERO, Event::LinkDown);
+    let actions = engine.handle(secs(1), Event::Start);
+    assert_eq!(
+        actions,
+        [switching("BACKUP"), Action::RunScript(Script::Down)]
+    );
+    assert_eq!(
+        engine.handle(secs(2), Event::LinkUp),
+        [arm(Timer::MasterDown, secs(5))]
+    );
+}
+
+// ---------------------------------------------------- §4.5 --shutdown
+
+#[test]
+fn shutdown_in_master_runs_the_down_script() {
+    let mut engine = master(config());
+    let actions = engine.handle(secs(5), Event::Shutdown);
+    assert_eq!(actions[0], Action::RunScript(Script::Down));
+    // Nothing after shutdown.
+    assert!(
+        engine
+            .handle(secs(6), Event::TimerFired(Timer::Advert))
+            .is_empty()
+    );
+}
+
+#[test]
+fn shutdown_in_backup_runs_no_script() {
+    let mut engine = backup(config());
+    let actions = engine.handle(secs(1), Event::Shutdown);
+    assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 0);
+}
+
+// ------------------------------------------------------------------ misc
+
+#[test]
+fn state_names_match_ucarp() {
+    assert_eq!(State::Init.to_string(), "INIT");
+    assert_eq!(State::Backup.to_string(), "BACKUP");
+    assert_eq!(State::Master.to_string(), "MASTER");
+}
