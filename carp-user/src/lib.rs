@@ -6,6 +6,7 @@
 //! - [`xdp`]: loading and attaching the in-kernel filter, its maps and ring buffer.
 pub mod auth;
 pub mod cli;
+pub mod daemon;
 pub mod engine;
 pub mod wire;
 pub mod xdp;

@@ -1,0 +1,530 @@
+//! The daemon: a thin tokio shell around the sans-I/O [`Engine`].
+//!
+//! ```text
+//!  XDP ring buffer ──► AdvertReader ─┐ (decode, checksum, HMAC)
+//!  timers (MasterDown, Advert) ──────┤
+//!  netlink link events ──────────────┼──► Engine::handle(now, event) ──► actions
+//!  signals (USR1, USR2, TERM…) ──────┘                                    │
+//!      FrameSender (adverts, GARP) ◄──────────────────────────────────────┤
+//!      ScriptRunner (up/down, own task, in order, with timeout) ◄─────────┤
+//!      logs ◄──────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Everything runs on one task, so there are no locks; scripts run on a task
+//! of their own so that they never delay adverts.
+pub mod logging;
+pub mod net;
+pub mod scripts;
+
+use std::{collections::VecDeque, net::Ipv4Addr, time::Duration};
+
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::mpsc,
+    time::Instant,
+};
+
+use crate::{
+    auth::CarpAuth,
+    cli::{Config, TieBreakArg},
+    engine::{self, Action, Engine, EngineConfig, Event, LogLevel, State, Timer},
+    wire::{self, RxError, RxFilter},
+    xdp::{AdvertReader, VhidSettings, XdpAttachment, XdpError},
+};
+use net::{FrameSender, GroupMembership, Interface, LinkEvent, NetError};
+use scripts::{ScriptRunner, ScriptSpec};
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Xdp(#[from] XdpError),
+    #[error("{0}")]
+    Auth(String),
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error("interface {0} disappeared")]
+    InterfaceGone(String),
+    #[error("the XDP ring buffer failed: {0}")]
+    Ring(XdpError),
+}
+
+/// Counters of what the daemon did and rejected, shown on SIGUSR1.
+#[derive(Debug, Default)]
+struct Stats {
+    adverts_received: u64,
+    adverts_sent: u64,
+    garps_sent: u64,
+    send_errors: u64,
+    bad_digest: u64,
+    malformed: u64,
+}
+
+/// Logs at most one line per interval, saying how many were suppressed.
+struct RateLimited {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// Some(number of events suppressed since the last line) when a line may
+    /// be logged now.
+    fn check(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.duration_since(last) < self.interval => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+/// Runs the daemon until a signal or a fatal error.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let interface_name = match &config.interface {
+        Some(name) => name.clone(),
+        None => {
+            let name = net::default_interface()?;
+            tracing::info!("Using [{name}] as a network interface");
+            name
+        }
+    };
+    let interface = net::lookup_interface(&interface_name)?;
+    tracing::info!(
+        "Local advertised ethernet address is [{}]",
+        format_mac(&interface.mac)
+    );
+    if config.upscript.is_none() {
+        tracing::warn!("Warning: no script called when going up");
+    }
+    if config.downscript.is_none() {
+        tracing::warn!("Warning: no script called when going down");
+    }
+
+    let auth = CarpAuth::new(config.password.as_bytes(), config.vhid, &[config.vip])
+        .map_err(|e| DaemonError::Auth(e.to_string()))?;
+
+    // Subscribe to link events before anything can change.
+    let (running, link_events) = net::watch_link(interface.index).await?;
+
+    let mut attachment = XdpAttachment::attach(&interface.name, config.xdp_mode)?;
+    tracing::info!(
+        "XDP program attached to {} in {} mode",
+        interface.name,
+        attachment.mode_name()
+    );
+    attachment.configure_vhid(VhidSettings {
+        vhid: config.vhid,
+        group: config.group,
+        broadcast: config.nomcast,
+        own_addrs: &[config.srcip],
+    })?;
+    let reader = attachment.advert_reader()?;
+    let sender = FrameSender::open(interface.index)?;
+    let _membership = if config.nomcast {
+        None
+    } else {
+        Some(GroupMembership::join(config.group, interface.index)?)
+    };
+
+    let scripts = ScriptRunner::start(
+        ScriptSpec {
+            up: config.upscript.clone(),
+            down: config.downscript.clone(),
+            interface: interface.name.clone(),
+            vip_arg: config.vip_arg.clone(),
+            xparam: config.xparam.clone(),
+            timeout: config.script_timeout,
+        },
+        None,
+    );
+
+    let engine = Engine::new(engine_config(&config), rand::random());
+    let rx_filter = RxFilter {
+        own_src: config.srcip,
+        vhid: config.vhid,
+        group: config.group,
+    };
+    let mut daemon = Daemon {
+        config,
+        rx_filter,
+        interface,
+        engine,
+        auth,
+        sender,
+        scripts,
+        attachment,
+        epoch: Instant::now(),
+        timers: [None, None],
+        stats: Stats::default(),
+        bad_digest_log: RateLimited::new(Duration::from_secs(1)),
+        malformed_log: RateLimited::new(Duration::from_secs(1)),
+    };
+    let result = daemon.event_loop(running, reader, link_events).await;
+    daemon.stop(result).await
+}
+
+fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        vhid: config.vhid,
+        advbase: config.advbase,
+        advskew: config.advskew,
+        deadratio: config.deadratio,
+        preempt: config.preempt,
+        neutral: config.neutral,
+        src_ip: config.srcip,
+        tie_break: match config.tie_break {
+            TieBreakArg::Ucarp => engine::TieBreak::UcarpLittleEndian,
+            TieBreakArg::Numeric => engine::TieBreak::Numeric,
+        },
+    }
+}
+
+/// How the event loop ended.
+enum Stop {
+    /// SIGTERM/SIGINT/SIGQUIT/SIGHUP.
+    Signal,
+    /// The interface was deleted.
+    InterfaceGone,
+}
+
+struct Daemon {
+    config: Config,
+    interface: Interface,
+    engine: Engine,
+    auth: CarpAuth,
+    rx_filter: RxFilter,
+    sender: FrameSender,
+    scripts: ScriptRunner,
+    attachment: XdpAttachment,
+    /// The engine's clock is the time since this instant.
+    epoch: Instant,
+    /// Deadlines of the engine's timers, indexed by [`timer_slot`].
+    timers: [Option<engine::Instant>; 2],
+    stats: Stats,
+    bad_digest_log: RateLimited,
+    malformed_log: RateLimited,
+}
+
+fn timer_slot(timer: Timer) -> usize {
+    match timer {
+        Timer::MasterDown => 0,
+        Timer::Advert => 1,
+    }
+}
+
+const TIMERS: [Timer; 2] = [Timer::MasterDown, Timer::Advert];
+
+impl Daemon {
+    fn now(&self) -> engine::Instant {
+        self.epoch.elapsed()
+    }
+
+    async fn event_loop(
+        &mut self,
+        running: bool,
+        mut reader: AdvertReader,
+        mut link_events: mpsc::UnboundedReceiver<LinkEvent>,
+    ) -> Result<Stop, DaemonError> {
+        let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
+        let mut usr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signal)?;
+        let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+        let mut quit = signal(SignalKind::quit()).map_err(DaemonError::Signal)?;
+        let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+
+        let now = self.now();
+        self.feed(now, Event::Start);
+        if !running && !self.config.ignore_ifstate {
+            self.feed(now, Event::LinkDown);
+        }
+
+        loop {
+            let next = self
+                .timers
+                .iter()
+                .flatten()
+                .min()
+                .map(|at| self.epoch + *at);
+            tokio::select! {
+                record = reader.next() => {
+                    let record = record.map_err(DaemonError::Ring)?;
+                    self.on_record(&record);
+                }
+                () = sleep_until(next) => self.fire_due_timers(),
+                event = link_events.recv() => match event {
+                    Some(LinkEvent::Running(up)) => self.on_link(up),
+                    Some(LinkEvent::Gone) | None => return Ok(Stop::InterfaceGone),
+                },
+                _ = usr1.recv() => self.log_status(),
+                _ = usr2.recv() => {
+                    tracing::debug!("Caught signal (USR2) considering going down");
+                    let now = self.now();
+                    self.feed(now, Event::Demote);
+                }
+                _ = term.recv() => return Ok(Stop::Signal),
+                _ = int.recv() => return Ok(Stop::Signal),
+                _ = quit.recv() => return Ok(Stop::Signal),
+                _ = hup.recv() => return Ok(Stop::Signal),
+            }
+        }
+    }
+
+    /// Ends the daemon: with --shutdown, a MASTER runs its downscript first
+    /// (as ucarp does). The XDP program is detached when `self` is dropped.
+    async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
+        let gone = matches!(result, Ok(Stop::InterfaceGone));
+        if self.config.shutdown && matches!(result, Ok(_)) {
+            tracing::debug!(
+                "Calling [{}] and exiting",
+                self.config
+                    .downscript
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string())
+            );
+            let now = self.now();
+            self.feed(now, Event::Shutdown);
+        }
+        let Daemon {
+            scripts,
+            attachment,
+            interface,
+            ..
+        } = self;
+        scripts.finish().await;
+        drop(attachment);
+        if gone {
+            return Err(DaemonError::InterfaceGone(interface.name));
+        }
+        result.map(|_| ())
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = self.now();
+        for timer in TIMERS {
+            let slot = timer_slot(timer);
+            if let Some(at) = self.timers[slot]
+                && at <= now
+            {
+                self.timers[slot] = None;
+                // Fire at the scheduled time, not the wake-up time, so that
+                // the advert schedule does not drift by the wake-up latency.
+                self.feed(at, Event::TimerFired(timer));
+            }
+        }
+    }
+
+    fn on_link(&mut self, running: bool) {
+        if self.config.ignore_ifstate {
+            return;
+        }
+        let now = self.now();
+        if running {
+            tracing::info!("Interface {} is running again", self.interface.name);
+            self.feed(now, Event::LinkUp);
+        } else {
+            tracing::warn!(
+                "Interface {} lost its carrier (or went down)",
+                self.interface.name
+            );
+            self.feed(now, Event::LinkDown);
+        }
+    }
+
+    /// An advert that passed the XDP program's checks: verify what needs the
+    /// password (and the checksum, which the kernel does not check), then
+    /// hand it to the engine.
+    fn on_record(&mut self, record: &carp_common::AdvertRecord) {
+        let src = Ipv4Addr::from(record.src_ip);
+        let dst = Ipv4Addr::from(record.dst_ip);
+        match self
+            .rx_filter
+            .accept_header(src, dst, &record.carp, &self.auth)
+        {
+            Ok(header) => {
+                self.stats.adverts_received += 1;
+                let now = self.now();
+                self.feed(now, Event::Advert(header.received_advert(src)));
+            }
+            Err(e) => {
+                let limiter = if matches!(e, RxError::BadDigest { .. }) {
+                    self.stats.bad_digest += 1;
+                    &mut self.bad_digest_log
+                } else {
+                    self.stats.malformed += 1;
+                    &mut self.malformed_log
+                };
+                let Some((level, text)) = e.ucarp_log() else {
+                    return;
+                };
+                if let Some(suppressed) = limiter.check(Instant::now()) {
+                    let message = format!("{text} (from {src}){}", suppressed_note(suppressed));
+                    log(level, &message);
+                }
+            }
+        }
+    }
+
+    /// Gives the engine an event and carries out the actions it returns,
+    /// including the events those actions cause (send results).
+    fn feed(&mut self, now: engine::Instant, event: Event) {
+        let mut pending = VecDeque::from([event]);
+        while let Some(event) = pending.pop_front() {
+            for action in self.engine.handle(now, event) {
+                if let Some(follow_up) = self.perform(now, action) {
+                    pending.push_back(follow_up);
+                }
+            }
+        }
+    }
+
+    fn perform(&mut self, now: engine::Instant, action: Action) -> Option<Event> {
+        match action {
+            Action::SendAdvert {
+                advbase,
+                advskew,
+                counter,
+            } => {
+                let frame = wire::build_advert_frame(&wire::AdvertFrameParams {
+                    src_ip: self.config.srcip,
+                    group: self.config.group,
+                    broadcast: self.config.nomcast,
+                    vhid: self.config.vhid,
+                    advbase,
+                    advskew,
+                    counter,
+                    ip_id: rand::random(),
+                    digest: self.auth.digest(counter),
+                });
+                let ok = self.send("advert", &frame);
+                if ok {
+                    self.stats.adverts_sent += 1;
+                }
+                Some(Event::SendResult { ok })
+            }
+            Action::SendGarp => {
+                let frame = wire::build_garp_frame(self.interface.mac, self.config.vip);
+                if self.send("gratuitous ARP", &frame) {
+                    self.stats.garps_sent += 1;
+                }
+                None
+            }
+            Action::RunScript(script) => {
+                self.scripts.run(script);
+                None
+            }
+            Action::ArmTimer { timer, at } => {
+                self.timers[timer_slot(timer)] = Some(at.max(now));
+                None
+            }
+            Action::CancelTimer(timer) => {
+                self.timers[timer_slot(timer)] = None;
+                None
+            }
+            Action::Log { level, message } => {
+                log(level, &message);
+                None
+            }
+        }
+    }
+
+    fn send(&mut self, what: &str, frame: &[u8]) -> bool {
+        match self.sender.send(frame) {
+            Ok(()) => true,
+            Err(e) => {
+                self.stats.send_errors += 1;
+                tracing::warn!("write() has failed ({what}): {e}");
+                false
+            }
+        }
+    }
+
+    /// SIGUSR1: ucarp's status line, then xcarp's counters.
+    fn log_status(&mut self) {
+        let state = match self.engine.state() {
+            State::Backup | State::Init => "BACKUP",
+            State::Master => "MASTER",
+        };
+        tracing::info!("{state} on {} id {}", self.interface.name, self.config.vhid);
+        let s = &self.stats;
+        tracing::info!(
+            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={}; xdp: {}",
+            s.adverts_received,
+            s.adverts_sent,
+            s.garps_sent,
+            s.send_errors,
+            s.bad_digest,
+            s.malformed,
+            self.attachment
+                .counters()
+                .map_or_else(|e| format!("unavailable ({e})"), |c| c.to_string())
+        );
+    }
+}
+
+fn log(level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Debug => tracing::debug!("{message}"),
+        LogLevel::Info | LogLevel::Notice => tracing::info!("{message}"),
+        LogLevel::Warning => tracing::warn!("{message}"),
+        LogLevel::Error => tracing::error!("{message}"),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn suppressed_note(suppressed: u64) -> String {
+    if suppressed == 0 {
+        String::new()
+    } else {
+        format!(" ({suppressed} more suppressed in the last second)")
+    }
+}
+
+fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_one_line_per_interval_and_counts_the_rest() {
+        let mut limiter = RateLimited::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        assert_eq!(limiter.check(t0), Some(0));
+        assert_eq!(limiter.check(t0 + Duration::from_millis(10)), None);
+        assert_eq!(limiter.check(t0 + Duration::from_millis(900)), None);
+        assert_eq!(limiter.check(t0 + Duration::from_millis(1000)), Some(2));
+        assert_eq!(limiter.check(t0 + Duration::from_millis(1001)), None);
+    }
+
+    #[test]
+    fn formats_like_ucarp() {
+        assert_eq!(format_mac(&[0, 0x5e, 0, 0, 1, 0xaa]), "00:5e:00:00:01:aa");
+    }
+}

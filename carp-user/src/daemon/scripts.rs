@@ -1,0 +1,252 @@
+//! Up/down scripts: `<script> <interface> <vip> [xparam]`, executed without a
+//! shell, exactly as ucarp calls them.
+//!
+//! Unlike ucarp, a script never blocks the protocol: scripts run on their own
+//! task, one at a time and in the order of the transitions that asked for
+//! them, while adverts keep going out. A script still running after the
+//! timeout is killed together with everything it started (its process group).
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use crate::engine::Script;
+
+/// What the scripts are and how to call them.
+#[derive(Clone, Debug)]
+pub struct ScriptSpec {
+    pub up: Option<PathBuf>,
+    pub down: Option<PathBuf>,
+    pub interface: String,
+    pub vip_arg: String,
+    pub xparam: Option<String>,
+    pub timeout: Duration,
+}
+
+/// How one script run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptOutcome {
+    /// No script configured for this transition.
+    Skipped,
+    Exited(Option<i32>),
+    SpawnFailed(String),
+    TimedOut,
+}
+
+/// Runs scripts in order on a task of its own.
+pub struct ScriptRunner {
+    queue: mpsc::UnboundedSender<Script>,
+    worker: JoinHandle<()>,
+}
+
+impl ScriptRunner {
+    /// Starts the worker. `report` (optional) receives each outcome, for tests
+    /// and counters.
+    pub fn start(
+        spec: ScriptSpec,
+        report: Option<mpsc::UnboundedSender<(Script, ScriptOutcome)>>,
+    ) -> Self {
+        let (queue, mut requests) = mpsc::unbounded_channel::<Script>();
+        let worker = tokio::spawn(async move {
+            while let Some(script) = requests.recv().await {
+                let outcome = run_one(&spec, script).await;
+                if let Some(report) = &report {
+                    let _ = report.send((script, outcome));
+                }
+            }
+        });
+        Self { queue, worker }
+    }
+
+    /// Queues a script behind those already queued.
+    pub fn run(&self, script: Script) {
+        // The worker only stops after `finish`, which consumes `self`.
+        let _ = self.queue.send(script);
+    }
+
+    /// Waits until every queued script has finished (each bounded by the
+    /// timeout), then stops the worker.
+    pub async fn finish(self) {
+        drop(self.queue);
+        let _ = self.worker.await;
+    }
+}
+
+async fn run_one(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
+    let path = match script {
+        Script::Up => &spec.up,
+        Script::Down => &spec.down,
+    };
+    let Some(path) = path else {
+        return ScriptOutcome::Skipped;
+    };
+    let mut shown = format!("{} {} {}", path.display(), spec.interface, spec.vip_arg);
+    if let Some(x) = &spec.xparam {
+        shown.push(' ');
+        shown.push_str(x);
+    }
+    tracing::warn!("Spawning [{shown}]");
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.arg(&spec.interface)
+        .arg(&spec.vip_arg)
+        .args(spec.xparam.as_slice())
+        .stdin(Stdio::null())
+        // Its own process group, so a timeout kills what it started too.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            tracing::error!("Unable to exec {shown}: {e}");
+            return ScriptOutcome::SpawnFailed(e.to_string());
+        }
+    };
+    match tokio::time::timeout(spec.timeout, child.wait()).await {
+        Ok(Ok(status)) => {
+            if !status.success() {
+                tracing::warn!("Script [{shown}] exited with {status}");
+            }
+            ScriptOutcome::Exited(status.code())
+        }
+        Ok(Err(e)) => {
+            tracing::error!("Waiting for script [{shown}] failed: {e}");
+            ScriptOutcome::Exited(None)
+        }
+        Err(_) => {
+            tracing::error!(
+                "Script [{shown}] still running after {}s: killed",
+                spec.timeout.as_secs()
+            );
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            let _ = child.kill().await;
+            ScriptOutcome::TimedOut
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{os::unix::fs::PermissionsExt as _, path::Path, time::Instant};
+
+    use super::*;
+
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xcarp-scripts-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn spec(up: Option<PathBuf>, down: Option<PathBuf>, timeout: Duration) -> ScriptSpec {
+        ScriptSpec {
+            up,
+            down,
+            interface: "eth9".into(),
+            vip_arg: "192.0.2.7".into(),
+            xparam: None,
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn scripts_get_interface_vip_and_xparam_and_run_in_order() {
+        let dir = temp_dir("order");
+        let log = dir.join("log");
+        // The up script is slow: the down script queued after it must still
+        // run after it, never concurrently.
+        let up = script(
+            &dir,
+            "up",
+            &format!("sleep 0.3; echo \"up $*\" >> {}", log.display()),
+        );
+        let down = script(
+            &dir,
+            "down",
+            &format!("echo \"down $*\" >> {}", log.display()),
+        );
+        let mut s = spec(Some(up), Some(down), Duration::from_secs(5));
+        s.xparam = Some("extra".into());
+        let runner = ScriptRunner::start(s, None);
+        runner.run(Script::Up);
+        runner.run(Script::Down);
+        runner.run(Script::Up);
+        runner.finish().await;
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text,
+            "up eth9 192.0.2.7 extra\ndown eth9 192.0.2.7 extra\nup eth9 192.0.2.7 extra\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_script_and_its_children_are_killed_at_the_timeout() {
+        let dir = temp_dir("hang");
+        let marker = dir.join("child-survived");
+        // The child would write the marker after 2 s if it were not killed
+        // along with the script.
+        let up = script(
+            &dir,
+            "up",
+            &format!("(sleep 2; touch {}) & sleep 100", marker.display()),
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let runner =
+            ScriptRunner::start(spec(Some(up), None, Duration::from_millis(300)), Some(tx));
+        let started = Instant::now();
+        runner.run(Script::Up);
+        runner.finish().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "timeout not enforced"
+        );
+        assert_eq!(rx.recv().await, Some((Script::Up, ScriptOutcome::TimedOut)));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "the script's child outlived the kill");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn missing_scripts_are_skipped_and_failures_reported() {
+        let dir = temp_dir("fail");
+        let down = script(&dir, "down", "exit 3");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let vanished = dir.join("vanished");
+        let runner = ScriptRunner::start(
+            spec(Some(vanished), Some(down), Duration::from_secs(5)),
+            Some(tx),
+        );
+        runner.run(Script::Up);
+        runner.run(Script::Down);
+        runner.finish().await;
+        let (s, outcome) = rx.recv().await.unwrap();
+        assert_eq!(s, Script::Up);
+        assert!(
+            matches!(outcome, ScriptOutcome::SpawnFailed(_)),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            rx.recv().await,
+            Some((Script::Down, ScriptOutcome::Exited(Some(3))))
+        );
+
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let runner = ScriptRunner::start(spec(None, None, Duration::from_secs(5)), Some(tx));
+        runner.run(Script::Down);
+        runner.finish().await;
+        assert_eq!(
+            rx.recv().await,
+            Some((Script::Down, ScriptOutcome::Skipped))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
