@@ -123,11 +123,11 @@ pub struct VhidSettings<'a> {
 }
 
 /// The XDP program's counters of one attachment, summed over all CPUs. Each
-/// frame the program sees moves exactly one of them, except frames that are
-/// not IPv4 protocol 112, which pass uncounted (counting them would make the
-/// hot path markedly slower: see `docs/xdp.md`).
+/// frame the program sees moves exactly one of them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct XdpCounters {
+    /// Not IPv4 protocol 112: passed.
+    pub not_carp: u64,
     /// Protocol 112 for a VHID not configured here: passed.
     pub foreign_vhid: u64,
     /// Protocol 112 without a readable VHID (bad IP version/IHL, cut short):
@@ -159,6 +159,7 @@ impl XdpCounters {
     pub fn from_totals(totals: &[u64; counter::COUNT as usize]) -> Self {
         let at = |i: u32| totals[i as usize];
         Self {
+            not_carp: at(counter::NOT_CARP),
             foreign_vhid: at(counter::FOREIGN_VHID),
             malformed: at(counter::MALFORMED),
             accepted: at(counter::ACCEPTED),
@@ -173,11 +174,12 @@ impl XdpCounters {
         }
     }
 
-    /// The counter at a `carp_common::counter` index (0 for `NOT_CARP`,
-    /// which is not counted, and for unknown indices).
+    /// The counter at a `carp_common::counter` index (0 for unknown
+    /// indices).
     #[must_use]
     pub fn by_index(&self, index: u32) -> u64 {
         match index {
+            counter::NOT_CARP => self.not_carp,
             counter::FOREIGN_VHID => self.foreign_vhid,
             counter::MALFORMED => self.malformed,
             counter::ACCEPTED => self.accepted,
@@ -211,9 +213,10 @@ impl fmt::Display for XdpCounters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accepted {} foreign-vhid {} malformed {} dropped {} (fragment {} ttl {} \
-             version {} truncated {} length {} destination {} own {} ring-full {})",
+            "accepted {} not-carp {} foreign-vhid {} malformed {} dropped {} (fragment {} \
+             ttl {} version {} truncated {} length {} destination {} own {} ring-full {})",
             self.accepted,
+            self.not_carp,
             self.foreign_vhid,
             self.malformed,
             self.dropped(),

@@ -101,7 +101,7 @@ fn expected_record(frame: &Frame, ts: u64) -> AdvertRecord {
 }
 
 #[test]
-fn not_carp_frames_pass_uncounted() {
+fn not_carp_frames_pass_and_are_counted() {
     let Some(xdp) = fixture() else { return };
     // ARP request.
     let mut arp = vec![0xff; 6];
@@ -110,7 +110,7 @@ fn not_carp_frames_pass_uncounted() {
     arp.extend([0; 6]);
     arp.extend([192, 0, 2, 2]);
     arp.resize(60, 0);
-    run(&xdp, &arp, XDP_PASS, None);
+    run(&xdp, &arp, XDP_PASS, Some(counter::NOT_CARP));
 
     // IPv6 with next header 112 (still not IPv4 CARP).
     let mut ipv6 = vec![0x33, 0x33, 0, 0, 0, 0x12, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd];
@@ -128,19 +128,19 @@ fn not_carp_frames_pass_uncounted() {
             .chain([0x12u8].iter()),
     );
     ipv6.extend(Carp::advert(VHID).bytes());
-    run(&xdp, &ipv6, XDP_PASS, None);
+    run(&xdp, &ipv6, XDP_PASS, Some(counter::NOT_CARP));
 
     // UDP over IPv4, VLAN-tagged UDP, and a frame too short for any header.
     let mut udp = valid();
     udp.protocol = 17;
-    run(&xdp, &udp.build(), XDP_PASS, None);
+    run(&xdp, &udp.build(), XDP_PASS, Some(counter::NOT_CARP));
     udp.vlan = Some(7);
-    run(&xdp, &udp.build(), XDP_PASS, None);
+    run(&xdp, &udp.build(), XDP_PASS, Some(counter::NOT_CARP));
     // An IPv4 frame that ends before the protocol byte (the kernel's test
     // run needs at least an Ethernet header).
     let mut cut = valid().build();
     cut.truncate(14 + 6);
-    run(&xdp, &cut, XDP_PASS, None);
+    run(&xdp, &cut, XDP_PASS, Some(counter::NOT_CARP));
 }
 
 #[test]

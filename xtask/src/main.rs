@@ -3,6 +3,7 @@
 //! Every install step a fresh machine needs lives here (see [`bootstrap`]),
 //! so that the README's two commands work on a machine that has never seen
 //! the project.
+mod bench;
 mod bootstrap;
 mod build;
 mod demo;
@@ -48,6 +49,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Measure the XDP program's ns/frame per frame class with
+    /// BPF_PROG_TEST_RUN beside an empty program. Needs root.
+    Bench {
+        /// Arguments for the benchmark (`--repeat N`, `--rounds N`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             build::exec(&built.binary, &args)
         }
         Command::Test { args } => test::run(&args),
+        Command::Bench { args } => bench::run(&args),
         Command::Demo { with } => demo::run(with),
     }
 }
