@@ -15,6 +15,7 @@
 pub mod logging;
 pub mod net;
 pub mod scripts;
+pub mod socket_rx;
 
 use std::{collections::VecDeque, net::Ipv4Addr, time::Duration};
 
@@ -27,12 +28,13 @@ use tokio::{
 use crate::{
     auth::CarpAuth,
     cli::{Config, TieBreakArg},
-    engine::{self, Action, Engine, EngineConfig, Event, LogLevel, State, Timer},
+    engine::{self, Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, State, Timer},
     wire::{self, RxError, RxFilter},
-    xdp::{AdvertReader, VhidSettings, XdpAttachment, XdpError},
+    xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
 };
 use net::{FrameSender, GroupMembership, Interface, LinkEvent, NetError};
 use scripts::{ScriptRunner, ScriptSpec};
+use socket_rx::SocketReceiver;
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -122,19 +124,35 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     // Subscribe to link events before anything can change.
     let (running, link_events) = net::watch_link(interface.index).await?;
 
-    let mut attachment = XdpAttachment::attach(&interface.name, config.xdp_mode)?;
-    tracing::info!(
-        "XDP program attached to {} in {} mode",
-        interface.name,
-        attachment.mode_name()
-    );
-    attachment.configure_vhid(VhidSettings {
-        vhid: config.vhid,
-        group: config.group,
-        broadcast: config.nomcast,
-        own_addrs: &[config.srcip],
-    })?;
-    let reader = attachment.advert_reader()?;
+    let (attachment, rx) = match XdpAttachment::attach(&interface.name, config.xdp_mode) {
+        Ok(mut attachment) => {
+            tracing::info!(
+                "XDP program attached to {} in {} mode",
+                interface.name,
+                attachment.mode_name()
+            );
+            attachment.configure_vhid(VhidSettings {
+                vhid: config.vhid,
+                group: config.group,
+                broadcast: config.nomcast,
+                own_addrs: &[config.srcip],
+            })?;
+            let reader = attachment.advert_reader()?;
+            (Some(attachment), Rx::Ring(reader))
+        }
+        // One xcarp per VIP on one interface (as with ucarp) is common; the
+        // first one holds the XDP slot and passes other VHIDs on.
+        Err(e) if config.xdp_mode == AttachMode::Auto && xdp_slot_taken(&e) => {
+            tracing::warn!(
+                "XDP is already in use on {} (another xcarp?): receiving vhid {} through a socket filter instead",
+                interface.name,
+                config.vhid
+            );
+            let receiver = SocketReceiver::open(interface.index, config.vhid)?;
+            (None, Rx::Socket(receiver))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let sender = FrameSender::open(interface.index)?;
     let _membership = if config.nomcast {
         None
@@ -175,8 +193,53 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         bad_digest_log: RateLimited::new(Duration::from_secs(1)),
         malformed_log: RateLimited::new(Duration::from_secs(1)),
     };
-    let result = daemon.event_loop(running, reader, link_events).await;
+    let result = daemon.event_loop(running, rx, link_events).await;
     daemon.stop(result).await
+}
+
+/// Whether attaching failed because the interface's XDP slot is taken.
+fn xdp_slot_taken(error: &XdpError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(libc::EEXIST | libc::EBUSY))
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Where adverts arrive.
+enum Rx {
+    /// The XDP program's ring buffer: only adverts for our VHID that passed
+    /// the kernel's checks.
+    Ring(AdvertReader),
+    /// A socket filter, when the XDP slot is taken: whole frames.
+    Socket(SocketReceiver),
+}
+
+enum Incoming<'a> {
+    Record(carp_common::AdvertRecord),
+    Frame(&'a [u8]),
+}
+
+impl Rx {
+    async fn next(&mut self) -> Result<Incoming<'_>, DaemonError> {
+        match self {
+            Self::Ring(reader) => reader
+                .next()
+                .await
+                .map(Incoming::Record)
+                .map_err(DaemonError::Ring),
+            Self::Socket(receiver) => receiver
+                .next()
+                .await
+                .map(Incoming::Frame)
+                .map_err(|e| DaemonError::Ring(XdpError::Ring(e))),
+        }
+    }
 }
 
 fn engine_config(config: &Config) -> EngineConfig {
@@ -211,7 +274,8 @@ struct Daemon {
     rx_filter: RxFilter,
     sender: FrameSender,
     scripts: ScriptRunner,
-    attachment: XdpAttachment,
+    /// None when another program holds the XDP slot (socket fallback).
+    attachment: Option<XdpAttachment>,
     /// The engine's clock is the time since this instant.
     epoch: Instant,
     /// Deadlines of the engine's timers, indexed by [`timer_slot`].
@@ -238,7 +302,7 @@ impl Daemon {
     async fn event_loop(
         &mut self,
         running: bool,
-        mut reader: AdvertReader,
+        mut rx: Rx,
         mut link_events: mpsc::UnboundedReceiver<LinkEvent>,
     ) -> Result<Stop, DaemonError> {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
@@ -262,10 +326,13 @@ impl Daemon {
                 .min()
                 .map(|at| self.epoch + *at);
             tokio::select! {
-                record = reader.next() => {
-                    let record = record.map_err(DaemonError::Ring)?;
-                    self.on_record(&record);
-                }
+                incoming = rx.next() => match incoming? {
+                    Incoming::Record(record) => self.on_record(&record),
+                    Incoming::Frame(frame) => {
+                        let verdict = self.rx_filter.accept_frame(frame, &self.auth);
+                        self.on_verdict(verdict.map(|packet| (packet.src, packet.received_advert())));
+                    }
+                },
                 () = sleep_until(next) => self.fire_due_timers(),
                 event = link_events.recv() => match event {
                     Some(LinkEvent::Running(up)) => self.on_link(up),
@@ -352,31 +419,38 @@ impl Daemon {
     fn on_record(&mut self, record: &carp_common::AdvertRecord) {
         let src = Ipv4Addr::from(record.src_ip);
         let dst = Ipv4Addr::from(record.dst_ip);
-        match self
+        let verdict = self
             .rx_filter
-            .accept_header(src, dst, &record.carp, &self.auth)
-        {
-            Ok(header) => {
+            .accept_header(src, dst, &record.carp, &self.auth);
+        self.on_verdict(verdict.map(|header| (src, header.received_advert(src))));
+    }
+
+    /// Feeds an authentic advert to the engine; counts and (rate-limited)
+    /// logs a rejected one.
+    fn on_verdict(&mut self, verdict: Result<(Ipv4Addr, ReceivedAdvert), RxError>) {
+        let err = match verdict {
+            Ok((_, advert)) => {
                 self.stats.adverts_received += 1;
                 let now = self.now();
-                self.feed(now, Event::Advert(header.received_advert(src)));
+                self.feed(now, Event::Advert(advert));
+                return;
             }
-            Err(e) => {
-                let limiter = if matches!(e, RxError::BadDigest { .. }) {
-                    self.stats.bad_digest += 1;
-                    &mut self.bad_digest_log
-                } else {
-                    self.stats.malformed += 1;
-                    &mut self.malformed_log
-                };
-                let Some((level, text)) = e.ucarp_log() else {
-                    return;
-                };
-                if let Some(suppressed) = limiter.check(Instant::now()) {
-                    let message = format!("{text} (from {src}){}", suppressed_note(suppressed));
-                    log(level, &message);
-                }
-            }
+            // Our own adverts only reach the socket fallback; not an error.
+            Err(RxError::OwnAdvert) => return,
+            Err(e) => e,
+        };
+        let limiter = if matches!(err, RxError::BadDigest { .. }) {
+            self.stats.bad_digest += 1;
+            &mut self.bad_digest_log
+        } else {
+            self.stats.malformed += 1;
+            &mut self.malformed_log
+        };
+        let Some((level, text)) = err.ucarp_log() else {
+            return;
+        };
+        if let Some(suppressed) = limiter.check(Instant::now()) {
+            log(level, &format!("{text}{}", suppressed_note(suppressed)));
         }
     }
 
@@ -470,9 +544,12 @@ impl Daemon {
             s.send_errors,
             s.bad_digest,
             s.malformed,
-            self.attachment
-                .counters()
-                .map_or_else(|e| format!("unavailable ({e})"), |c| c.to_string())
+            match &self.attachment {
+                Some(a) => a
+                    .counters()
+                    .map_or_else(|e| format!("unavailable ({e})"), |c| c.to_string()),
+                None => "not attached (socket filter)".to_owned(),
+            }
         );
     }
 }

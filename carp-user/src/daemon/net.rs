@@ -96,11 +96,7 @@ impl FrameSender {
     pub fn open(ifindex: u32) -> Result<Self, NetError> {
         let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))
             .map_err(io_err("opening a packet socket (needs CAP_NET_RAW)"))?;
-        socket
-            .bind(&link_layer_address(ifindex))
-            .map_err(io_err(format!(
-                "binding the packet socket to interface #{ifindex}"
-            )))?;
+        bind_packet_socket(&socket, ifindex, 0)?;
         // A full queue is reported as a send failure to the engine (ucarp's
         // send-error suppression), never waited on.
         socket
@@ -122,9 +118,20 @@ impl FrameSender {
     }
 }
 
-/// `sockaddr_ll` naming interface `ifindex`, for bind(2) on a packet socket.
+/// Binds a packet socket to interface `ifindex`, receiving `protocol` (an
+/// ethertype, 0 for none).
+pub fn bind_packet_socket(socket: &Socket, ifindex: u32, protocol: u16) -> Result<(), NetError> {
+    socket
+        .bind(&link_layer_address(ifindex, protocol))
+        .map_err(io_err(format!(
+            "binding a packet socket to interface #{ifindex}"
+        )))
+}
+
+/// `sockaddr_ll` naming interface `ifindex` and ethertype `protocol`, for
+/// bind(2) on a packet socket.
 #[allow(unsafe_code)]
-fn link_layer_address(ifindex: u32) -> SockAddr {
+fn link_layer_address(ifindex: u32, protocol: u16) -> SockAddr {
     let mut storage = SockAddrStorage::zeroed();
     // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_ll;
     // the storage is zeroed, and we only write plain integer fields.
@@ -132,6 +139,7 @@ fn link_layer_address(ifindex: u32) -> SockAddr {
         let ll = (&raw mut storage).cast::<libc::sockaddr_ll>();
         (*ll).sll_family = libc::AF_PACKET as u16;
         (*ll).sll_ifindex = ifindex as i32;
+        (*ll).sll_protocol = protocol.to_be();
         size_of::<libc::sockaddr_ll>() as libc::socklen_t
     };
     // SAFETY: the storage holds a valid sockaddr_ll of `len` bytes.
