@@ -12,7 +12,7 @@ mod xdp_common;
 use std::net::Ipv4Addr;
 
 use carp_common::{AdvertRecord, counter};
-use xcarp::xdp::{VhidSettings, XdpAttachment, XdpCounters};
+use xcarp::xdp::{AttachMode, VhidSettings, XdpAttachment, XdpCounters};
 use xdp_common::{Carp, Frame, XDP_DROP, XDP_PASS, lo_ifindex, monotonic_ns, setup};
 
 const VHID: u8 = 42;
@@ -512,4 +512,143 @@ fn async_reader_wakes_on_a_new_record() {
         assert_eq!(result.return_value, XDP_DROP);
         assert_eq!(record.src_ip, PEER.octets());
     });
+}
+
+/// The real ucarp's adverts, sent on a veth pair between two namespaces of
+/// our own, arrive through the XDP program and the ring buffer.
+fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
+    use std::{path::Path, process::Command, time::Duration};
+    use xdp_common::netns::{Netns, ProcessGuard, unique_name};
+
+    let ucarp = "/usr/sbin/ucarp";
+    if !Path::new(ucarp).exists() {
+        eprintln!("SKIP: {ucarp} is not installed (cargo xtask setup installs it)");
+        return;
+    }
+    if setup().is_none() {
+        return;
+    }
+    let peer_ns = Netns::new("p");
+    let local_ns = Netns::new("l");
+    let peer_if = unique_name("a");
+    let local_if = unique_name("b");
+    peer_ns.ip(&[
+        "link",
+        "add",
+        &peer_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &local_if,
+        "netns",
+        &local_ns.name,
+    ]);
+    peer_ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &peer_if]);
+    local_ns.ip(&["addr", "add", "10.99.0.2/24", "dev", &local_if]);
+    peer_ns.ip(&["link", "set", &peer_if, "up"]);
+    local_ns.ip(&["link", "set", &local_if, "up"]);
+
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &peer_ns.name, ucarp])
+        .args([
+            "-i",
+            &peer_if,
+            "-s",
+            "10.99.0.1",
+            "-v",
+            "42",
+            "-p",
+            "secret",
+        ])
+        .args(["-a", "10.99.0.100", "-u", "/bin/true", "-d", "/bin/true"])
+        .args(["-b", "1", "-r", "1", "-k", "3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _ucarp = ProcessGuard(cmd.spawn().expect("start ucarp"));
+
+    // Attach and read from a thread inside the local namespace; everything
+    // the thread creates is dropped when it ends.
+    let local = local_ns.name.clone();
+    let iface = local_if.clone();
+    let expected_mode = expected_mode.to_owned();
+    let (records, counters, ifindex) = std::thread::spawn(move || {
+        xdp_common::netns::enter(&local);
+        let ifindex = lo_ifindex_of(&iface);
+        let mut xdp = XdpAttachment::attach(&iface, mode).expect("attach XDP");
+        assert_eq!(xdp.mode_name(), expected_mode);
+        xdp.configure_vhid(VhidSettings {
+            vhid: 42,
+            group: GROUP,
+            broadcast: false,
+            own_addrs: &[Ipv4Addr::new(10, 99, 0, 2)],
+        })
+        .expect("configure VHID 42");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let records = runtime.block_on(async {
+            let mut reader = xdp.advert_reader().expect("ring");
+            let mut records = Vec::new();
+            // ucarp becomes master after about 1 s, then advertises every
+            // 1 s + 3/256 s.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            while records.len() < 3 {
+                match tokio::time::timeout_at(deadline, reader.next()).await {
+                    Ok(record) => records.push(record.expect("read the ring")),
+                    Err(_) => break,
+                }
+            }
+            records
+        });
+        let counters = xdp.counters().expect("counters");
+        (records, counters, ifindex)
+    })
+    .join()
+    .expect("the XDP thread panicked");
+
+    assert!(
+        records.len() >= 3,
+        "only {} adverts from ucarp arrived in 15 s ({counters})",
+        records.len()
+    );
+    for r in &records {
+        assert_eq!(r.src_ip, [10, 99, 0, 1]);
+        assert_eq!(r.dst_ip, GROUP.octets());
+        assert_eq!(r.src_mac, [0x00, 0x00, 0x5e, 0x00, 0x00, 42]);
+        assert_eq!(r.ifindex, ifindex);
+        assert_eq!(r.vlan_id, 0);
+        assert_eq!(&r.carp[..6], &[0x21, 42, 3, 7, 0, 1]);
+        assert_eq!(
+            xdp_common::checksum(&r.carp),
+            0,
+            "CARP checksum of {:02x?}",
+            r.carp
+        );
+    }
+    assert!(
+        records
+            .windows(2)
+            .all(|w| w[1].timestamp_ns - w[0].timestamp_ns > 900_000_000),
+        "adverts about 1 s apart"
+    );
+    assert!(counters.accepted >= 3, "{counters}");
+    assert_eq!(counters.dropped(), 0, "{counters}");
+    assert_eq!(counters.foreign_vhid, 0, "{counters}");
+}
+
+/// The interface's index in the calling thread's namespace.
+fn lo_ifindex_of(iface: &str) -> u32 {
+    nix::net::if_::if_nametoindex(iface).expect("interface exists")
+}
+
+#[test]
+fn ucarp_adverts_arrive_in_driver_mode() {
+    ucarp_adverts_arrive(AttachMode::Driver, "driver");
+}
+
+#[test]
+fn ucarp_adverts_arrive_in_skb_mode() {
+    ucarp_adverts_arrive(AttachMode::Skb, "skb");
 }

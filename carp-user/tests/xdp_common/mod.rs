@@ -214,3 +214,5 @@ impl Frame {
         f
     }
 }
+
+pub mod netns;
