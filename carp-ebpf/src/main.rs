@@ -230,9 +230,9 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan_id: u16) -> Resu
         ifindex: ctx.ingress_ifindex() as u32,
         vhid: u32::from(vhid),
     };
-    // SAFETY: the value is only read, and userspace replaces entries whole
-    // (a concurrent update is at worst seen half old, half new: still a
-    // valid `VhidConfig`, every bit pattern is).
+    // SAFETY: the value is only read. An update from userspace swaps in a
+    // new hash element (RCU), so this sees the old or the new value; and
+    // every bit pattern is a valid `VhidConfig` anyway.
     let Some(config) = (unsafe { VHIDS.get(&key) }) else {
         return verdict(counter::FOREIGN_VHID, XDP_PASS);
     };

@@ -222,6 +222,25 @@ fn foreign_vhid_and_vrrp_pass_and_are_counted() {
 }
 
 #[test]
+fn vhid_configured_for_another_interface_passes() {
+    let Some(_) = setup() else { return };
+    let mut xdp = XdpAttachment::load_unattached(lo_ifindex() + 1000).expect("load");
+    xdp.configure_vhid(VhidSettings {
+        vhid: VHID,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &[OWN],
+    })
+    .expect("configure VHID 42 for another ifindex");
+    run(
+        &xdp,
+        &valid().build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+}
+
+#[test]
 fn bad_ttl_version_and_type_are_dropped() {
     let Some(xdp) = fixture() else { return };
     let mut frame = valid();
