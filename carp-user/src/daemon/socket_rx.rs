@@ -19,10 +19,14 @@ const MAX_FRAME: usize = 1518;
 
 const ETH_P_IP: u16 = 0x0800;
 
+/// One classic BPF instruction: (code, jump if true, jump if false, k).
+type Insn = (u16, u8, u8, u32);
+
 /// Classic BPF, offsets on the Ethernet frame: not our own outgoing frame,
 /// IPv4, protocol 112, not a fragment, CARP VHID (at 14 + IHL·4 + 1) equal
 /// to `vhid`. Jump offsets count from the next instruction.
-fn filter(vhid: u8) -> [SockFilter; 13] {
+/// Instructions are `(code, jt, jf, k)`, as in `struct sock_filter`.
+fn filter(vhid: u8) -> [Insn; 13] {
     // Opcodes from linux/filter.h (BPF_LD|BPF_W|BPF_ABS and so on).
     const LDW_ABS: u16 = 0x20;
     const LDH_ABS: u16 = 0x28;
@@ -36,19 +40,19 @@ fn filter(vhid: u8) -> [SockFilter; 13] {
     const PKTTYPE: u32 = 0xffff_f000 + 4;
     const PACKET_OUTGOING: u32 = 4;
     [
-        SockFilter::new(LDW_ABS, 0, 0, PKTTYPE),           // 0
-        SockFilter::new(JEQ_K, 10, 0, PACKET_OUTGOING),    // 1: ours → 12
-        SockFilter::new(LDH_ABS, 0, 0, 12),                // 2: ethertype
-        SockFilter::new(JEQ_K, 0, 8, u32::from(ETH_P_IP)), // 3: not IPv4 → 12
-        SockFilter::new(LDB_ABS, 0, 0, 23),                // 4: IP protocol
-        SockFilter::new(JEQ_K, 0, 6, 112),                 // 5: not CARP → 12
-        SockFilter::new(LDH_ABS, 0, 0, 20),                // 6: flags + fragment offset
-        SockFilter::new(JSET_K, 4, 0, 0x3fff),             // 7: MF or offset → 12
-        SockFilter::new(LDXB_MSH, 0, 0, 14),               // 8: X = IHL·4
-        SockFilter::new(LDB_IND, 0, 0, 15),                // 9: CARP byte 1 (VHID)
-        SockFilter::new(JEQ_K, 0, 1, u32::from(vhid)),     // 10: other VHID → 12
-        SockFilter::new(RET_K, 0, 0, MAX_FRAME as u32),    // 11: accept
-        SockFilter::new(RET_K, 0, 0, 0),                   // 12: reject
+        (LDW_ABS, 0, 0, PKTTYPE),           // 0
+        (JEQ_K, 10, 0, PACKET_OUTGOING),    // 1: ours → 12
+        (LDH_ABS, 0, 0, 12),                // 2: ethertype
+        (JEQ_K, 0, 8, u32::from(ETH_P_IP)), // 3: not IPv4 → 12
+        (LDB_ABS, 0, 0, 23),                // 4: IP protocol
+        (JEQ_K, 0, 6, 112),                 // 5: not CARP → 12
+        (LDH_ABS, 0, 0, 20),                // 6: flags + fragment offset
+        (JSET_K, 4, 0, 0x3fff),             // 7: MF or offset → 12
+        (LDXB_MSH, 0, 0, 14),               // 8: X = IHL·4
+        (LDB_IND, 0, 0, 15),                // 9: CARP byte 1 (VHID)
+        (JEQ_K, 0, 1, u32::from(vhid)),     // 10: other VHID → 12
+        (RET_K, 0, 0, MAX_FRAME as u32),    // 11: accept
+        (RET_K, 0, 0, 0),                   // 12: reject
     ]
 }
 
@@ -74,7 +78,7 @@ impl SocketReceiver {
         ))?;
         // The filter goes on before bind so no unfiltered frame is queued.
         socket
-            .attach_filter(&filter(vhid))
+            .attach_filter(&filter(vhid).map(|(code, jt, jf, k)| SockFilter::new(code, jt, jf, k)))
             .map_err(io_err("attaching the CARP socket filter"))?;
         bind_packet_socket(&socket, ifindex, ETH_P_IP)?;
         socket
@@ -112,29 +116,93 @@ impl SocketReceiver {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_filter_jumps_stay_inside_the_program() {
-        let program = filter(42);
-        for (i, insn) in program.iter().enumerate() {
-            // SockFilter hides its fields; its Debug output shows them.
-            let text = format!("{insn:?}");
-            let field = |name: &str| -> usize {
-                let start = text.find(&format!("{name}: ")).unwrap() + name.len() + 2;
-                text[start..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-                    .parse()
-                    .unwrap()
-            };
-            assert!(
-                i + 1 + field("jt") < program.len(),
-                "insn {i} jt out of range"
-            );
-            assert!(
-                i + 1 + field("jf") < program.len(),
-                "insn {i} jf out of range"
-            );
+    /// Runs the filter's instruction subset on `frame` the way the kernel
+    /// does; returns the number of bytes accepted (0 = dropped).
+    fn run(program: &[Insn], frame: &[u8], pkttype: u32) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        loop {
+            let (code, jt, jf, k) = program[pc];
+            pc += 1;
+            let byte = |off: u32| u32::from(frame[off as usize]);
+            match code {
+                0x20 => {
+                    assert_eq!(k, 0xffff_f004, "only the pkttype ancillary load is used");
+                    a = pkttype;
+                }
+                0x28 => a = (byte(k) << 8) | byte(k + 1),
+                0x30 => a = byte(k),
+                0x50 => a = byte(x + k),
+                0xb1 => x = (byte(k) & 0xf) * 4,
+                0x15 => pc += usize::from(if a == k { jt } else { jf }),
+                0x45 => pc += usize::from(if a & k != 0 { jt } else { jf }),
+                0x06 => return k,
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+            assert!(pc < program.len(), "jump past the end");
         }
+    }
+
+    /// An Ethernet + IPv4 + CARP frame with `ihl` words of IP header.
+    fn frame(vhid: u8, ihl: u8, flags_frag: u16, protocol: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 14];
+        f[12..14].copy_from_slice(&ETH_P_IP.to_be_bytes());
+        let mut ip = vec![0u8; usize::from(ihl) * 4];
+        ip[0] = 0x40 | ihl;
+        ip[6..8].copy_from_slice(&flags_frag.to_be_bytes());
+        ip[8] = 255;
+        ip[9] = protocol;
+        f.extend_from_slice(&ip);
+        let mut carp = [0u8; 36];
+        carp[0] = 0x21;
+        carp[1] = vhid;
+        f.extend_from_slice(&carp);
+        f
+    }
+
+    const HOST: u32 = 0;
+    const OUTGOING: u32 = 4;
+
+    #[test]
+    fn accepts_only_our_vhids_unfragmented_incoming_carp_frames() {
+        let program = filter(42);
+        assert_ne!(
+            run(&program, &frame(42, 5, 0x4000, 112), HOST),
+            0,
+            "our advert"
+        );
+        assert_ne!(
+            run(&program, &frame(42, 6, 0x4000, 112), HOST),
+            0,
+            "IHL 6 with options"
+        );
+        assert_eq!(
+            run(&program, &frame(43, 5, 0x4000, 112), HOST),
+            0,
+            "other vhid"
+        );
+        assert_eq!(
+            run(&program, &frame(43, 6, 0, 112), HOST),
+            0,
+            "other vhid behind options"
+        );
+        assert_eq!(
+            run(&program, &frame(42, 5, 0x2000, 112), HOST),
+            0,
+            "more fragments"
+        );
+        assert_eq!(
+            run(&program, &frame(42, 5, 0x0010, 112), HOST),
+            0,
+            "fragment offset"
+        );
+        assert_eq!(run(&program, &frame(42, 5, 0, 17), HOST), 0, "UDP");
+        assert_eq!(
+            run(&program, &frame(42, 5, 0, 112), OUTGOING),
+            0,
+            "our own frame"
+        );
+        let mut arp = frame(42, 5, 0, 112);
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert_eq!(run(&program, &arp, HOST), 0, "ARP");
     }
 }
