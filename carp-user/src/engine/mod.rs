@@ -8,6 +8,8 @@
 //! Behaviour follows ucarp 1.5.2 (`src/carp.c`); section numbers refer to
 //! the shared protocol notes.
 
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod types;
 
 use std::time::Duration;
