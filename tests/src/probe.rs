@@ -166,14 +166,22 @@ impl Capture {
     }
 }
 
-/// IDs of the BPF programs (`bpftool prog show`) or maps (`map show`) that
-/// the process `pid` holds.
+/// IDs of the BPF programs (`kind` = "prog", including those behind BPF
+/// links) or maps ("map") that the process `pid` holds open, read from
+/// `/proc/<pid>/fdinfo` (this bpftool build cannot show pids).
 pub fn bpf_ids_held_by(kind: &str, pid: i32) -> BTreeSet<u32> {
-    let needle = format!("({pid})");
-    bpf_blocks(kind)
-        .into_iter()
-        .filter(|(_, b)| b.contains("pids ") && b.contains(&needle))
-        .map(|(id, _)| id)
+    let key = format!("{kind}_id:");
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return BTreeSet::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .flat_map(|info| {
+            info.lines()
+                .filter_map(|l| l.strip_prefix(key.as_str()))
+                .filter_map(|v| v.trim().parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 

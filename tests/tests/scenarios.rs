@@ -90,8 +90,16 @@ fn ucarp_tie_winner(a: Ipv4Addr, b: Ipv4Addr) -> Ipv4Addr {
 fn s01_failover_after_sigkill() {
     run_variants(
         "1 failover_after_sigkill",
-        &[((X, X), &[X]), ((U, U), &[U])],
-        |&(a, b)| {
+        // VRID 7: another VRRP group on the LAN. VRID 42 = our VHID: a
+        // keepalived on the same hosts using the same number must keep
+        // working too (ucarp only reads a copy of the frames).
+        &[
+            ((X, X, 7), &[X]),
+            ((X, X, 42), &[X]),
+            ((U, U, 7), &[U]),
+            ((U, U, 42), &[U]),
+        ],
+        |&(a, b, vrid)| {
             let lan = Lan::with_hosts(2);
             let opts = CarpOpts::default();
             let mut nodes = start_all(&lan, &[a, b], &opts);
@@ -1027,24 +1035,33 @@ fn s14_restart_master_repeatedly() {
 fn s15_foreign_vhid_flood_and_vrrp() {
     run_variants(
         "15 foreign_vhid_flood_and_vrrp",
-        &[((X, X), &[X]), ((U, U), &[U])],
-        |&(a, b)| {
+        // VRID 7: another VRRP group on the LAN. VRID 42 = our VHID: a
+        // keepalived on the same hosts using the same number must keep
+        // working too (ucarp only reads a copy of the frames).
+        &[
+            ((X, X, 7), &[X]),
+            ((X, X, 42), &[X]),
+            ((U, U, 7), &[U]),
+            ((U, U, 42), &[U]),
+        ],
+        |&(a, b, vrid)| {
             let lan = Lan::with_hosts(2);
             let opts = CarpOpts::default();
             let mut nodes = start_all(&lan, &[a, b], &opts);
             one_master(&mut nodes, CONVERGE);
             let before: Vec<usize> = nodes.iter().map(Node::state_changes).collect();
-            // keepalived's VRRP source MAC for VRID 42 is 00:00:5e:00:01:2a.
+            // keepalived's VRRP source MAC is 00:00:5e:00:01:<vrid>.
+            let filter = format!("ether src 00:00:5e:00:01:{vrid:02x}");
             let caps: Vec<Capture> = lan
                 .hosts
                 .iter()
-                .map(|h| Capture::start(h, "ether src 00:00:5e:00:01:2a"))
+                .map(|h| Capture::start(h, &filter))
                 .collect();
             let src = lan.client.addr;
             let flood: Vec<Vec<u8>> = (1..=4).map(|v| carp_advert(v, src)).collect();
             let vrrp = vec![
-                vrrp_advert(2, 42, src, Ipv4Addr::new(10, 99, 0, 240)),
-                vrrp_advert(3, 42, src, Ipv4Addr::new(10, 99, 0, 241)),
+                vrrp_advert(2, vrid, src, Ipv4Addr::new(10, 99, 0, 240)),
+                vrrp_advert(3, vrid, src, Ipv4Addr::new(10, 99, 0, 241)),
             ];
             let window = Duration::from_secs(10);
             let t0 = Instant::now();
@@ -1072,7 +1089,7 @@ fn s15_foreign_vhid_flood_and_vrrp() {
                 let v3 = cap.matching(&["VRRPv3"]).len();
                 assert!(
                     v2 > 0 && v3 > 0,
-                    "VRRP frames did not reach {}: v2={v2} v3={v3}\n{}",
+                    "VRRP frames (VRID {vrid}) did not reach {}'s stack: v2={v2} v3={v3}\n{}",
                     host.addr,
                     cap.log.text()
                 );
@@ -1082,7 +1099,7 @@ fn s15_foreign_vhid_flood_and_vrrp() {
             report(
                 15,
                 "foreign_vhid_flood_and_vrrp",
-                &(a, b),
+                &(a, b, vrid),
                 &format!(
                     "state_changes=0 vrrp_seen_per_host=[{}] window={}",
                     seen.join(" "),
