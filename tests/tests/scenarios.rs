@@ -90,16 +90,8 @@ fn ucarp_tie_winner(a: Ipv4Addr, b: Ipv4Addr) -> Ipv4Addr {
 fn s01_failover_after_sigkill() {
     run_variants(
         "1 failover_after_sigkill",
-        // VRID 7: another VRRP group on the LAN. VRID 42 = our VHID: a
-        // keepalived on the same hosts using the same number must keep
-        // working too (ucarp only reads a copy of the frames).
-        &[
-            ((X, X, 7), &[X]),
-            ((X, X, 42), &[X]),
-            ((U, U, 7), &[U]),
-            ((U, U, 42), &[U]),
-        ],
-        |&(a, b, vrid)| {
+        &[((X, X), &[X]), ((U, U), &[U])],
+        |&(a, b)| {
             let lan = Lan::with_hosts(2);
             let opts = CarpOpts::default();
             let mut nodes = start_all(&lan, &[a, b], &opts);
