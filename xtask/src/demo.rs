@@ -69,7 +69,8 @@ pub enum DemoImpl {
     Ucarp,
 }
 
-pub fn run(with: DemoImpl) -> anyhow::Result<()> {
+/// Runs the demo with `with`; `prebuilt` skips the build and uses that xcarp.
+pub fn run(with: DemoImpl, prebuilt: Option<PathBuf>) -> anyhow::Result<()> {
     ensure!(
         bootstrap::is_root(),
         "the demo creates network namespaces and attaches XDP programs: run it as root"
@@ -77,9 +78,15 @@ pub fn run(with: DemoImpl) -> anyhow::Result<()> {
     install_sigint_handler();
     let (imp, binary) = match with {
         DemoImpl::Xcarp => {
-            step("Building xcarp (release, with its XDP program)");
             bootstrap::test_packages()?;
-            (Impl::Xcarp, build::build_release()?.binary)
+            let binary = match prebuilt {
+                Some(path) => path,
+                None => {
+                    step("Building xcarp (release, with its XDP program)");
+                    build::build_release()?.binary
+                }
+            };
+            (Impl::Xcarp, binary)
         }
         DemoImpl::Ucarp => {
             bootstrap::test_packages()?;

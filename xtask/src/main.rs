@@ -41,6 +41,9 @@ enum Command {
         /// Run the lab with the real ucarp instead, for comparison.
         #[arg(long, value_enum, default_value = "xcarp")]
         with: demo::DemoImpl,
+        /// Use this xcarp binary instead of building one.
+        #[arg(long, value_name = "path")]
+        xcarp: Option<std::path::PathBuf>,
     },
     /// Run every test: unit, kernel (BPF_PROG_TEST_RUN) and namespace tests.
     /// Installs what the tests need first. Needs root.
@@ -80,6 +83,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Test { args } => test::run(&args),
         Command::Bench { args } => bench::run(&args),
-        Command::Demo { with } => demo::run(with),
+        Command::Demo { with, xcarp } => demo::run(with, xcarp),
     }
 }
