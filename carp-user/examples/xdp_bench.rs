@@ -131,7 +131,7 @@ fn main() -> ExitCode {
          in between), {rounds} alternating rounds, ns/frame: mean of the fastest 2/3 of the kernel's figures"
     );
     println!(
-        "{:<36} {:>8} {:>8} {:>7}   {:>8} {:>7}",
+        "{:<36} {:>8} {:>8} {:>7}  {:>9} {:>7}",
         "frame class", "empty", "xcarp", "ratio", "uncounted", "ratio"
     );
     let mut worst_not_carp: f64 = 0.0;
@@ -141,7 +141,7 @@ fn main() -> ExitCode {
         worst_not_carp = worst_not_carp.max(ours / empty);
         worst_uncounted = worst_uncounted.max(uncounted / empty);
         println!(
-            "{name:<36} {empty:>8.2} {ours:>8.2} {:>6.2}x   {uncounted:>8.2} {:>6.2}x",
+            "{name:<36} {empty:>8.2} {ours:>8.2} {:>6.2}x  {uncounted:>9.2} {:>6.2}x",
             ours / empty,
             uncounted / empty
         );
