@@ -478,7 +478,9 @@ impl AdvertReader {
         Ok(Self { ring })
     }
 
-    /// The next advert, waiting for one if the ring is empty.
+    /// The next advert, waiting for one if the ring is empty. Cancel-safe:
+    /// a record is only taken out of the ring by the poll that returns it,
+    /// so dropping the future (e.g. in `tokio::select!`) loses nothing.
     pub async fn next(&mut self) -> Result<AdvertRecord, XdpError> {
         loop {
             let mut guard = self.ring.readable_mut().await.map_err(XdpError::Ring)?;

@@ -241,6 +241,34 @@ fn vhid_configured_for_another_interface_passes() {
 }
 
 #[test]
+fn disabled_vhid_passes_like_a_foreign_one() {
+    use aya::maps::HashMap;
+    use carp_common::{MAP_VHIDS, VHID_FLAG_ENABLED, VhidConfig, VhidKey};
+
+    let Some(mut xdp) = fixture() else { return };
+    let key = VhidKey {
+        ifindex: lo_ifindex(),
+        vhid: u32::from(VHID),
+    };
+    let mut vhids: HashMap<_, VhidKey, VhidConfig> =
+        HashMap::try_from(xdp.ebpf_mut().map_mut(MAP_VHIDS).expect("VHIDS map"))
+            .expect("a hash map");
+    let mut config = vhids.get(&key, 0).expect("VHID 42 is configured");
+    assert_eq!(config.flags, VHID_FLAG_ENABLED);
+    assert_eq!(config.group, GROUP.octets());
+    assert_eq!(config.own_count, 2);
+    assert_eq!(&config.own_addrs[..2], &[OWN.octets(), OWN_2.octets()]);
+    config.flags = 0;
+    vhids.insert(key, config, 0).expect("disable VHID 42");
+    run(
+        &xdp,
+        &valid().build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+}
+
+#[test]
 fn bad_ttl_version_and_type_are_dropped() {
     let Some(xdp) = fixture() else { return };
     let mut frame = valid();
