@@ -699,3 +699,48 @@ fn ucarp_adverts_arrive_in_driver_mode() {
 fn ucarp_adverts_arrive_in_skb_mode() {
     ucarp_adverts_arrive(AttachMode::Skb, "skb");
 }
+
+/// The daemon falls back to a socket filter when another xcarp holds the
+/// interface's XDP slot; it recognises that case by EEXIST/EBUSY somewhere
+/// in the error's source chain.
+#[test]
+fn second_attach_on_one_interface_reports_the_slot_taken() {
+    use xdp_common::netns::{Netns, unique_name};
+
+    if setup().is_none() {
+        return;
+    }
+    let ns = Netns::new("s");
+    let a = unique_name("x");
+    let b = unique_name("y");
+    ns.ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+    ns.ip(&["link", "set", &a, "up"]);
+    ns.ip(&["link", "set", &b, "up"]);
+    let name = ns.name.clone();
+    std::thread::spawn(move || {
+        xdp_common::netns::enter(&name);
+        for mode in [AttachMode::Driver, AttachMode::Skb] {
+            let first = XdpAttachment::attach(&a, mode).expect("first attach");
+            let Err(err) = XdpAttachment::attach(&a, mode) else {
+                panic!("a second {mode:?} attach on {a} succeeded");
+            };
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            let mut errnos = Vec::new();
+            while let Some(e) = source {
+                if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                    errnos.push(io.raw_os_error());
+                }
+                source = e.source();
+            }
+            assert!(
+                errnos
+                    .iter()
+                    .any(|e| matches!(e, Some(libc::EEXIST | libc::EBUSY))),
+                "{mode:?}: {err} (errnos in chain: {errnos:?})"
+            );
+            drop(first);
+        }
+    })
+    .join()
+    .expect("the attach thread panicked");
+}
