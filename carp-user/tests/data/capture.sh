@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the ucarp captures in this folder. Needs root, iproute2,
+# Regenerates the ucarp captures in this folder: `capture.sh [singles|pair|inject]...`
+# (default: all). Needs root, iproute2, python3,
 # tcpdump and the Debian `ucarp` package (1.5.2+git20192404.1a9aaf7).
 # Everything runs inside a private network namespace that is deleted on exit,
 # even on failure; only documentation/private test addresses are used.
@@ -40,6 +41,7 @@ capture() {
     wait "$tcpdump_pid" 2>/dev/null || true
 }
 
+singles() {
 # Default: multicast to 224.0.0.18, advbase 1, advskew 0.
 capture ucarp_default 7 -v 42 -p love -a 10.99.0.252 -P -n
 # --nomcast: broadcast destination MAC, IP destination still the group.
@@ -48,11 +50,13 @@ capture ucarp_nomcast 7 -v 42 -p love -a 10.99.0.252 -P -n -M
 capture ucarp_advskew 12 -v 7 -p secret -a 10.99.0.253 -P -n --advbase=2 --advskew=100
 # Custom multicast group.
 capture ucarp_mcast 7 -v 200 -p love -a 10.99.0.254 -P -n --mcast=239.192.0.1
+}
 
 # Two real ucarp instances on either end of the veth, same vhid and interval:
 # A (10.99.0.1) becomes MASTER with random counters, B (10.99.0.2) starts as
 # BACKUP and adopts A's counter; SIGUSR2 makes A step down, so B takes over
 # and its first adverts continue from A's last counter + 1.
+pair() {
 ip netns exec "$NS" tcpdump -i v1 -U -s 1500 -w "$OUT/ucarp_pair.pcap" \
     'proto 112 or arp' 2>/dev/null &
 tcpdump_pid=$!
@@ -71,3 +75,33 @@ wait "$a_pid" || true
 sleep 1
 kill "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true
+}
+
+# Frames built by inject.py (independently of xcarp) sent to a real ucarp
+# MASTER (10.99.0.1, vhid 42, no preempt), same interval, two sources:
+# - 10.99.0.3 (counter 1000): higher with octets reversed → ucarp keeps
+#   MASTER, reasserts with a GARP and continues from counter 1001;
+# - 10.99.1.0 (counter 2000): numerically higher than 10.99.0.1 but lower
+#   with octets reversed → ucarp sends one advert (2001) and yields.
+inject() {
+ip netns exec "$NS" tcpdump -i v1 -U -s 1500 -w "$OUT/ucarp_inject.pcap" \
+    'proto 112 or arp' 2>/dev/null &
+tcpdump_pid=$!
+sleep 1
+ip netns exec "$NS" timeout 12 ucarp -i v0 -s 10.99.0.1 -v 42 -p love -a 10.99.0.252 -n \
+    >"$OUT/ucarp_inject.log" 2>&1 &
+ucarp_pid=$!
+sleep 5
+ip netns exec "$NS" "$OUT/inject.py" v1 10.99.0.3 42 love 10.99.0.252 1 0 1000 4660
+sleep 3
+ip netns exec "$NS" "$OUT/inject.py" v1 10.99.1.0 42 love 10.99.0.252 1 0 2000 22136
+wait "$ucarp_pid" || true
+sleep 1
+kill "$tcpdump_pid"
+wait "$tcpdump_pid" 2>/dev/null || true
+}
+
+# Scenarios to run: any of singles, pair, inject (default: all).
+for scenario in "${@:-singles pair inject}"; do
+    for s in $scenario; do "$s"; done
+done
