@@ -1064,6 +1064,14 @@ fn s15_foreign_vhid_flood_and_vrrp() {
                 assert_never_two_masters(&mut nodes_ref, window);
             }
             let elapsed = t0.elapsed();
+            // xcarp logs its XDP verdict counters on SIGUSR1: they end up in
+            // the log printed if an assertion below fails.
+            let t1 = Instant::now();
+            for n in nodes.iter().filter(|n| n.imp == X) {
+                n.signal(libc::SIGUSR1);
+                n.log
+                    .wait_for_since("on eth0 id 42", t1, Duration::from_secs(2));
+            }
             thread::sleep(Duration::from_millis(300));
             for (n, b) in nodes.iter_mut().zip(&before) {
                 assert!(n.running(), "{} died under the flood", n.label);
