@@ -1,13 +1,19 @@
 //! Conformance replay: the engine, given what a real ucarp was given, does
 //! what that ucarp did.
 //!
-//! `tests/data/ucarp_inject.pcap` records a ucarp MASTER (10.99.0.1, vhid 42,
-//! no preempt) receiving two adverts with its own interval: from 10.99.0.3
-//! (counter 1000, "higher" with octets reversed: ucarp reasserts) and from
-//! 10.99.1.0 (counter 2000, numerically higher but "lower" with octets
-//! reversed: ucarp yields). The test feeds the engine the same inputs at
-//! the times ucarp reacted and compares frames, counters, timing and log
-//! lines (`ucarp_inject.log`).
+//! Each capture in `tests/data` (see its README) records a real ucarp
+//! receiving adverts built independently by `inject.py`:
+//! - `ucarp_inject`: a MASTER (no preempt) gets two equal-interval adverts,
+//!   from 10.99.0.3 (counter 1000, "higher" with octets reversed: ucarp
+//!   reasserts) and from 10.99.1.0 (counter 2000, numerically higher but
+//!   "lower" with octets reversed: ucarp yields);
+//! - `ucarp_preempt`: a BACKUP with `--preempt` gets two equal-interval
+//!   adverts (stays BACKUP), then a slower one (preempts);
+//! - `ucarp_timeout`: a BACKUP without preempt gets an advert with advbase 4
+//!   (takes over: the master would time out anyway).
+//!
+//! The tests feed the engine the same adverts at the times ucarp processed
+//! them and compare frames, counters, timing and log lines.
 
 use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf, time::Duration};
 
@@ -20,10 +26,9 @@ use xcarp::{
 const UCARP_SRC: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 252);
 const UCARP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x99, 0x01];
-/// The engine's clock: ucarp took over 3 s (one master-down) after start.
-const TAKEOVER: Duration = Duration::from_secs(3);
-/// ucarp's adverts follow its 1 s schedule within a millisecond or so.
+/// ucarp's schedule wanders by a few milliseconds (its poll() granularity).
 const TIMING_SLACK: Duration = Duration::from_millis(15);
+const DAY: u64 = 86_400;
 
 fn data_path(name: &str) -> PathBuf {
     [env!("CARGO_MANIFEST_DIR"), "tests", "data", name]
@@ -31,7 +36,7 @@ fn data_path(name: &str) -> PathBuf {
         .collect()
 }
 
-/// (capture time, frame) of a classic little-endian pcap file.
+/// (time of day, frame) of a classic little-endian pcap file.
 fn read_pcap(name: &str) -> Vec<(Duration, Vec<u8>)> {
     let data = std::fs::read(data_path(name)).expect("capture present");
     assert_eq!(data[..4], [0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
@@ -39,13 +44,32 @@ fn read_pcap(name: &str) -> Vec<(Duration, Vec<u8>)> {
     let mut frames = Vec::new();
     let mut offset = 24;
     while offset < data.len() {
-        let at = Duration::new(u64::from(word(offset)), word(offset + 4) * 1000);
+        let at = Duration::new(u64::from(word(offset)) % DAY, word(offset + 4) * 1000);
         let start = offset + 16;
         let end = start + word(offset + 8) as usize;
         frames.push((at, data[start..end].to_vec()));
         offset = end;
     }
     frames
+}
+
+/// ucarp's log lines as (time of day, text) for its WARNING lines, without
+/// the missing-script notices. The captures ran with TZ=UTC, like pcap.
+fn read_log(name: &str) -> Vec<(Duration, String)> {
+    let text = std::fs::read_to_string(data_path(name)).expect("log present");
+    text.lines()
+        .filter_map(|line| {
+            let (stamp, text) = line.split_once(": [WARNING] ")?;
+            let clock = stamp.split_once('T')?.1;
+            let mut parts = clock.split(':');
+            let h: u64 = parts.next()?.parse().ok()?;
+            let m: u64 = parts.next()?.parse().ok()?;
+            let sec: f64 = parts.next()?.parse().ok()?;
+            let at = Duration::from_secs(h * 3600 + m * 60) + Duration::from_secs_f64(sec);
+            Some((at, text.to_owned()))
+        })
+        .filter(|(_, text)| !text.starts_with("Warning: no script"))
+        .collect()
 }
 
 /// What a node put on the wire.
@@ -55,61 +79,60 @@ enum Out {
     Advert(u64),
 }
 
+/// One capture, on the engine's clock (0 = ucarp's start, its first
+/// "Switching to state: BACKUP").
 struct Recorded {
-    /// ucarp's own frames, on the engine's clock.
     ucarp: Vec<(Duration, Out)>,
-    /// Injected adverts: (engine time at which ucarp reacted, packet).
+    /// Injected adverts: (when ucarp processed them, packet, frame).
     injected: Vec<(Duration, Ipv4Carp, Vec<u8>)>,
+    log: Vec<String>,
 }
 
-fn recorded() -> Recorded {
-    let frames = read_pcap("ucarp_inject.pcap");
+fn recorded(name: &str) -> Recorded {
+    let log = read_log(&format!("{name}.log"));
+    let epoch = log.first().expect("ucarp logged").0;
     let mut ucarp = Vec::new();
-    let mut injected_raw = Vec::new();
-    for (at, frame) in &frames {
+    let mut injected = Vec::new();
+    for (at, frame) in read_pcap(&format!("{name}.pcap")) {
+        let at = at - epoch;
         if frame[12..14] == [0x08, 0x06] {
             assert_eq!(frame[..], build_garp_frame(UCARP_MAC, VIP)[..]);
-            ucarp.push((*at, Out::Garp));
+            ucarp.push((at, Out::Garp));
             continue;
         }
-        let packet = Ipv4Carp::decode(ipv4_payload(frame).expect("IPv4")).expect("valid advert");
+        let packet = Ipv4Carp::decode(ipv4_payload(&frame).expect("IPv4")).expect("valid advert");
         if packet.src == UCARP_SRC {
-            ucarp.push((*at, Out::Advert(packet.carp.counter)));
+            ucarp.push((at, Out::Advert(packet.carp.counter)));
         } else {
-            injected_raw.push((*at, packet, frame.clone()));
+            injected.push((at, packet, frame));
         }
     }
-    // Engine time 3 s = ucarp's takeover (its first frame).
-    let epoch = ucarp[0].0 - TAKEOVER;
-    // ucarp reads at most one packet per wake-up and libpcap hands it over
-    // late: take the time of ucarp's first frame after the injected one as
-    // the moment it processed it.
-    let injected = injected_raw
-        .into_iter()
-        .map(|(at, packet, frame)| {
-            let reacted = ucarp
-                .iter()
-                .map(|(t, _)| *t)
-                .find(|t| *t > at)
-                .expect("ucarp reacted");
-            (reacted - epoch, packet, frame)
-        })
-        .collect();
+    // libpcap hands packets over late (up to its 1 s buffer timeout): an
+    // injected advert that made ucarp send something was processed when
+    // that frame went out; one that only re-armed a timer is taken at its
+    // arrival.
+    let arrivals: Vec<Duration> = injected.iter().map(|(t, _, _)| *t).collect();
+    for (i, (at, _, _)) in injected.iter_mut().enumerate() {
+        let next_injection = arrivals.get(i + 1).copied().unwrap_or(Duration::MAX);
+        if let Some((reaction, _)) = ucarp.iter().find(|(t, _)| *t > *at && *t < next_injection) {
+            *at = *reaction;
+        }
+    }
     Recorded {
-        ucarp: ucarp.into_iter().map(|(t, o)| (t - epoch, o)).collect(),
+        ucarp,
         injected,
+        log: log.into_iter().map(|(_, text)| text).collect(),
     }
 }
 
-/// Runs an engine over the recorded inputs; returns its frames and logs.
-fn replay(
-    rec: &Recorded,
-    until: Duration,
-) -> (Vec<(Duration, Out)>, Vec<(LogLevel, String)>, State) {
-    let config = EngineConfig {
-        neutral: true,
-        ..EngineConfig::ucarp_defaults(42, UCARP_SRC)
-    };
+struct Replay {
+    out: Vec<(Duration, Out)>,
+    logs: Vec<String>,
+    state: State,
+}
+
+/// Runs an engine over the recorded inputs until `until`.
+fn replay(config: EngineConfig, rec: &Recorded, until: Duration) -> Replay {
     let mut engine = Engine::new(config, 1);
     let mut timers: BTreeMap<Timer, Duration> = BTreeMap::new();
     let mut inputs: Vec<(Duration, Event)> = rec
@@ -125,7 +148,7 @@ fn replay(
         let next_timer = timers.iter().map(|(k, v)| (*v, *k)).min();
         let next_input = inputs.last().map(|(t, _)| *t);
         let (now, event) = match (next_timer, next_input) {
-            // ucarp handles the packet before the deadlines of the same wake-up.
+            // At equal times ucarp reads the packet before checking deadlines.
             (Some((t, timer)), Some(i)) if t < i => {
                 timers.remove(&timer);
                 (t, Event::TimerFired(timer))
@@ -154,92 +177,101 @@ fn replay(
                 Action::CancelTimer(timer) => {
                     timers.remove(&timer);
                 }
-                Action::Log { level, message } => logs.push((level, message)),
-                Action::RunScript(_) => {}
+                Action::Log {
+                    level: LogLevel::Warning,
+                    message,
+                } => logs.push(message),
+                Action::Log { .. } | Action::RunScript(_) => {}
             }
         }
         for _ in 0..sends {
             engine.handle(now, Event::SendResult { ok: true });
         }
     }
-    (out, logs, engine.state())
+    Replay {
+        out,
+        logs,
+        state: engine.state(),
+    }
+}
+
+/// Replays a capture up to ucarp's last frame and checks that the engine
+/// sent the same frames (kinds, order, counters once a peer was heard,
+/// times) and logged the same lines. Returns ucarp's counters ≥ `known`.
+fn assert_conforms(name: &str, config: EngineConfig, known: u64) -> (Vec<u64>, State) {
+    let rec = recorded(name);
+    let last = rec.ucarp.last().map_or(Duration::from_secs(5), |(t, _)| *t);
+    let run = replay(config, &rec, last + Duration::from_millis(1));
+    let kinds =
+        |v: &[(Duration, Out)]| -> Vec<bool> { v.iter().map(|(_, o)| *o == Out::Garp).collect() };
+    assert_eq!(
+        kinds(&run.out),
+        kinds(&rec.ucarp),
+        "{name}: frame kinds\nengine {:?}\nucarp  {:?}",
+        run.out,
+        rec.ucarp
+    );
+    // Before the first received advert both draw random counters.
+    let counters = |v: &[(Duration, Out)]| -> Vec<u64> {
+        v.iter()
+            .filter_map(|(_, o)| match o {
+                Out::Advert(c) if *c >= known && *c < known + 10_000 => Some(*c),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(counters(&run.out), counters(&rec.ucarp), "{name}: counters");
+    for ((te, oe), (tu, ou)) in run.out.iter().zip(&rec.ucarp) {
+        let gap = if te > tu { *te - *tu } else { *tu - *te };
+        assert!(
+            gap <= TIMING_SLACK,
+            "{name}: engine {oe:?} at {te:?}, ucarp {ou:?} at {tu:?}"
+        );
+    }
+    assert_eq!(run.logs, rec.log, "{name}: log lines");
+    (counters(&rec.ucarp), run.state)
+}
+
+fn config(preempt: bool) -> EngineConfig {
+    EngineConfig {
+        preempt,
+        neutral: true,
+        ..EngineConfig::ucarp_defaults(42, UCARP_SRC)
+    }
 }
 
 #[test]
 fn injected_frames_are_byte_identical_to_our_builder() {
     // inject.py builds frames with Python's hmac, independently of xcarp.
-    let rec = recorded();
-    assert_eq!(rec.injected.len(), 2);
     let auth = CarpAuth::new(b"love", 42, &[VIP]).expect("auth");
-    for (_, packet, frame) in &rec.injected {
-        let built = build_advert_frame(&AdvertFrameParams {
-            src_ip: packet.src,
-            group: packet.dst,
-            broadcast: false,
-            vhid: 42,
-            advbase: 1,
-            advskew: 0,
-            counter: packet.carp.counter,
-            ip_id: packet.ip_id,
-            digest: auth.digest(packet.carp.counter),
-        });
-        assert_eq!(built[..], frame[..]);
+    let mut checked = 0;
+    for name in ["ucarp_inject", "ucarp_preempt", "ucarp_timeout"] {
+        for (_, packet, frame) in recorded(name).injected {
+            let built = build_advert_frame(&AdvertFrameParams {
+                src_ip: packet.src,
+                group: packet.dst,
+                broadcast: false,
+                vhid: 42,
+                advbase: packet.carp.advbase,
+                advskew: packet.carp.advskew,
+                counter: packet.carp.counter,
+                ip_id: packet.ip_id,
+                digest: auth.digest(packet.carp.counter),
+            });
+            assert_eq!(built[..], frame[..], "{name}");
+            checked += 1;
+        }
     }
+    assert_eq!(checked, 6);
 }
 
 #[test]
-fn engine_sends_what_ucarp_sent_when_fed_the_same_adverts() {
-    let rec = recorded();
-    let last = rec.ucarp.last().expect("ucarp frames").0;
-    let (engine_out, _, state) = replay(&rec, last);
-    let kinds =
-        |v: &[(Duration, Out)]| -> Vec<bool> { v.iter().map(|(_, o)| *o == Out::Garp).collect() };
-    // Same frames in the same order: takeover GARP + adverts, the delayed
-    // GARP, the reassertion GARP and its delayed GARP, the yielding advert.
-    assert_eq!(kinds(&engine_out), kinds(&rec.ucarp));
-    // Same counters from the first received advert on (before it both draw
-    // random ones).
-    let counters = |v: &[(Duration, Out)]| -> Vec<u64> {
-        v.iter()
-            .filter_map(|(_, o)| match o {
-                Out::Advert(c) => Some(*c),
-                Out::Garp => None,
-            })
-            .filter(|c| *c >= 1000 && *c < 3000)
-            .collect()
-    };
-    assert_eq!(counters(&rec.ucarp), [1001, 1002, 1003, 2001]);
-    assert_eq!(counters(&engine_out), counters(&rec.ucarp));
-    // Same times.
-    for ((te, oe), (tu, ou)) in engine_out.iter().zip(&rec.ucarp) {
-        let gap = if te > tu { *te - *tu } else { *tu - *te };
-        assert!(
-            gap <= TIMING_SLACK,
-            "engine {oe:?} at {te:?}, ucarp {ou:?} at {tu:?}"
-        );
-    }
-    // ucarp yielded and stayed silent: so did the engine.
+fn master_reasserts_then_yields_like_ucarp() {
+    let (counters, state) = assert_conforms("ucarp_inject", config(false), 1000);
+    assert_eq!(counters, [1001, 1002, 1003, 2001]);
     assert_eq!(state, State::Backup);
-}
-
-#[test]
-fn engine_logs_what_ucarp_logged() {
-    let rec = recorded();
-    let (_, logs, _) = replay(&rec, Duration::from_secs(30));
-    let ucarp_log = std::fs::read_to_string(data_path("ucarp_inject.log")).expect("log present");
-    // "2026-…: [WARNING] text" → text, without the missing-script notices.
-    let ucarp_lines: Vec<&str> = ucarp_log
-        .lines()
-        .filter_map(|l| l.split_once("[WARNING] ").map(|(_, text)| text))
-        .filter(|text| !text.starts_with("Warning: no script"))
-        .collect();
-    let engine_lines: Vec<&str> = logs
-        .iter()
-        .filter(|(level, _)| *level == LogLevel::Warning)
-        .map(|(_, text)| text.as_str())
-        .collect();
     assert_eq!(
-        ucarp_lines,
+        recorded("ucarp_inject").log,
         [
             "Switching to state: BACKUP",
             "Switching to state: MASTER",
@@ -248,11 +280,26 @@ fn engine_logs_what_ucarp_logged() {
             "Preferred master advertised: going back to BACKUP state",
         ]
     );
-    // The engine, left running past the capture, takes over again after a
-    // master-down interval of silence.
-    assert_eq!(engine_lines[..ucarp_lines.len()], ucarp_lines[..]);
+}
+
+#[test]
+fn backup_preempts_a_slower_master_like_ucarp() {
+    let (counters, state) = assert_conforms("ucarp_preempt", config(true), 100);
+    assert_eq!(counters, [103, 104, 105, 106]);
+    assert_eq!(state, State::Master);
     assert_eq!(
-        engine_lines[ucarp_lines.len()..],
-        ["Switching to state: MASTER"]
+        recorded("ucarp_preempt").log.last().map(String::as_str),
+        Some("Putting MASTER down - preemption")
+    );
+}
+
+#[test]
+fn backup_takes_over_from_a_master_that_would_time_out_like_ucarp() {
+    let (counters, state) = assert_conforms("ucarp_timeout", config(false), 500);
+    assert_eq!(counters, [501, 502, 503, 504]);
+    assert_eq!(state, State::Master);
+    assert_eq!(
+        recorded("ucarp_timeout").log.last().map(String::as_str),
+        Some("Putting MASTER DOWN (going to time out)")
     );
 }

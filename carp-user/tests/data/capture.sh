@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the ucarp captures in this folder: `capture.sh [singles|pair|inject]...`
+# Regenerates the ucarp captures in this folder: `capture.sh [singles|pair|inject|backup]...`
 # (default: all). Needs root, iproute2, python3,
 # tcpdump and the Debian `ucarp` package (1.5.2+git20192404.1a9aaf7).
 # Everything runs inside a private network namespace that is deleted on exit,
@@ -7,6 +7,8 @@
 set -euo pipefail
 
 NS=xcb_cap
+# ucarp logs local time; the replay tests line its log up with pcap (UTC).
+export TZ=UTC
 OUT=$(cd "$(dirname "$0")" && pwd)
 
 cleanup() { ip netns del "$NS" 2>/dev/null || true; }
@@ -101,7 +103,47 @@ kill "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true
 }
 
-# Scenarios to run: any of singles, pair, inject (default: all).
-for scenario in "${@:-singles pair inject}"; do
+# A BACKUP ucarp receiving injected adverts (BACKUP rules, notes §4.3):
+# - ucarp_preempt: with --preempt, two equal-interval adverts from
+#   10.99.0.3 keep it BACKUP; a third with advskew 10 (slower) makes it
+#   preempt at once;
+# - ucarp_timeout: without --preempt, one advert with advbase 4 (slower
+#   than 3 × 1 s) makes it take over at once ("going to time out").
+backup() {
+ip netns exec "$NS" tcpdump -i v1 -U -s 1500 -w "$OUT/ucarp_preempt.pcap" \
+    'proto 112 or arp' 2>/dev/null &
+tcpdump_pid=$!
+sleep 1
+ip netns exec "$NS" timeout 8 ucarp -i v0 -s 10.99.0.1 -v 42 -p love -a 10.99.0.252 -P -n \
+    >"$OUT/ucarp_preempt.log" 2>&1 &
+ucarp_pid=$!
+sleep 1
+ip netns exec "$NS" "$OUT/inject.py" v1 10.99.0.3 42 love 10.99.0.252 1 0 100 1
+sleep 1
+ip netns exec "$NS" "$OUT/inject.py" v1 10.99.0.3 42 love 10.99.0.252 1 0 101 2
+sleep 1
+ip netns exec "$NS" "$OUT/inject.py" v1 10.99.0.3 42 love 10.99.0.252 1 10 102 3
+wait "$ucarp_pid" || true
+sleep 1
+kill "$tcpdump_pid"
+wait "$tcpdump_pid" 2>/dev/null || true
+
+ip netns exec "$NS" tcpdump -i v1 -U -s 1500 -w "$OUT/ucarp_timeout.pcap" \
+    'proto 112 or arp' 2>/dev/null &
+tcpdump_pid=$!
+sleep 1
+ip netns exec "$NS" timeout 6 ucarp -i v0 -s 10.99.0.1 -v 42 -p love -a 10.99.0.252 -n \
+    >"$OUT/ucarp_timeout.log" 2>&1 &
+ucarp_pid=$!
+sleep 1
+ip netns exec "$NS" "$OUT/inject.py" v1 10.99.0.3 42 love 10.99.0.252 4 0 500 4
+wait "$ucarp_pid" || true
+sleep 1
+kill "$tcpdump_pid"
+wait "$tcpdump_pid" 2>/dev/null || true
+}
+
+# Scenarios to run: any of singles, pair, inject, backup (default: all).
+for scenario in "${@:-singles pair inject backup}"; do
     for s in $scenario; do "$s"; done
 done
