@@ -48,6 +48,9 @@ impl fmt::Debug for CarpAuth {
 
 impl CarpAuth {
     /// Keys the HMAC with `password` for `vhid` and the virtual `addrs`.
+    ///
+    /// # Errors
+    /// A password over 19 bytes, or no address.
     pub fn new(password: &[u8], vhid: u8, addrs: &[Ipv4Addr]) -> Result<Self, AuthError> {
         if password.len() > MAX_PASSWORD_LEN {
             return Err(AuthError::PasswordTooLong {

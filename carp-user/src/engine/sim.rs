@@ -387,7 +387,7 @@ impl Sim {
     fn delay(&mut self) -> Duration {
         let min = self.wire.min_delay;
         let max = self.wire.max_delay.max(min);
-        let span = u64::try_from((max - min).as_micros()).unwrap_or(u64::MAX);
+        let span = u64::try_from(max.saturating_sub(min).as_micros()).unwrap_or(u64::MAX);
         min + Duration::from_micros(self.rng.random_range(0..=span))
     }
 }

@@ -95,6 +95,9 @@ impl CarpHeader {
     /// Parses and checks a CARP header: length, version, checksum, type.
     /// Bytes past the 36-byte header are ignored. `authlen` and `demote` are
     /// returned as found (ucarp checks neither).
+    ///
+    /// # Errors
+    /// `Truncated`, `BadVersion`, `BadCarpChecksum` or `BadType`.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let header = Self::decode_unchecked(bytes)?;
         if header.version != VERSION {

@@ -55,8 +55,13 @@ impl DecodeError {
     #[must_use]
     pub fn ucarp_log(&self) -> Option<(LogLevel, String)> {
         match *self {
-            Self::TooShort { .. } | Self::NotIpv4 { .. } | Self::NotCarp(_) => None,
-            Self::BadIpVersion(_) | Self::BadIhl(_) => None,
+            // ucarp drops these silently (or, for the last two, never
+            // checks them).
+            Self::TooShort { .. }
+            | Self::NotIpv4 { .. }
+            | Self::NotCarp(_)
+            | Self::BadIpVersion(_)
+            | Self::BadIhl(_) => None,
             Self::Truncated {
                 len,
                 ip_len,
@@ -117,14 +122,15 @@ impl RxError {
                 LogLevel::Warning,
                 format!(
                     "Bad digest - md2=[{}...] md=[{}...] - Check vhid, password and virtual IP address",
-                    hex4(expected),
-                    hex4(received)
+                    hex4(*expected),
+                    hex4(*received)
                 ),
             )),
         }
     }
 }
 
-fn hex4(bytes: &[u8; 4]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn hex4(bytes: [u8; 4]) -> String {
+    let [a, b, c, d] = bytes;
+    format!("{a:02x}{b:02x}{c:02x}{d:02x}")
 }

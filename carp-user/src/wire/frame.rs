@@ -9,6 +9,9 @@ pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
 /// IPv4 header + CARP header.
 pub const ADVERT_IP_LEN: usize = IPV4_MIN_LEN + CARP_LEN;
+/// The IP total length field of an advert.
+const ADVERT_IP_LEN_U16: u16 = 56;
+const _: () = assert!(ADVERT_IP_LEN_U16 as usize == ADVERT_IP_LEN);
 /// Ethernet + IPv4 + CARP: 70 bytes.
 pub const ADVERT_FRAME_LEN: usize = ETHERNET_LEN + ADVERT_IP_LEN;
 /// ARP payload for Ethernet/IPv4.
@@ -74,8 +77,7 @@ pub fn build_advert_frame(p: &AdvertFrameParams) -> [u8; ADVERT_FRAME_LEN] {
     let ip = &mut frame[ETHERNET_LEN..ETHERNET_LEN + IPV4_MIN_LEN];
     ip[0] = 0x45;
     ip[1] = ADVERT_TOS;
-    // 56 always fits in u16.
-    ip[2..4].copy_from_slice(&(ADVERT_IP_LEN as u16).to_be_bytes());
+    ip[2..4].copy_from_slice(&ADVERT_IP_LEN_U16.to_be_bytes());
     ip[4..6].copy_from_slice(&p.ip_id.to_be_bytes());
     ip[6..8].copy_from_slice(&ADVERT_FLAGS_DF.to_be_bytes());
     ip[8] = carp_common::CARP_TTL;

@@ -67,6 +67,9 @@ impl Ipv4Carp {
     /// Decodes an IPv4 packet (starting at the IP header) carrying CARP,
     /// with every check that needs no configuration: length, IP version,
     /// IHL, protocol, TTL, CARP version, both checksums, CARP type.
+    ///
+    /// # Errors
+    /// The first failed check, in ucarp's order.
     pub fn decode(packet: &[u8]) -> Result<Self, DecodeError> {
         decode_checked(packet, &NoFilter)
     }
@@ -97,6 +100,9 @@ impl RxFilter {
     /// size, own source, protocol, size with options, TTL, version, vhid,
     /// group, checksums, digest. `Ok` means the advert is authentic and for
     /// us.
+    ///
+    /// # Errors
+    /// The first failed check; [`RxError::ucarp_log`] gives ucarp's text.
     pub fn accept(&self, packet: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
         let decoded = decode_checked(packet, self)?;
         verify_digest(&decoded.carp, auth)?;
@@ -104,6 +110,9 @@ impl RxFilter {
     }
 
     /// Same as [`RxFilter::accept`] for an Ethernet frame (no VLAN tag).
+    ///
+    /// # Errors
+    /// As [`RxFilter::accept`], plus a short or non-IPv4 frame.
     pub fn accept_frame(&self, frame: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
         self.accept(ipv4_payload(frame)?, auth)
     }
@@ -111,6 +120,9 @@ impl RxFilter {
     /// Receive path for a CARP header whose IP header was already checked
     /// elsewhere (the XDP program checks TTL and IP checksum and hands over
     /// source, destination and the raw CARP bytes).
+    ///
+    /// # Errors
+    /// Own source, CARP version, vhid, group, checksum, type or digest.
     pub fn accept_header(
         &self,
         src: Ipv4Addr,
@@ -170,6 +182,9 @@ impl Filter for RxFilter {
 }
 
 /// The IPv4 payload of an untagged Ethernet frame.
+///
+/// # Errors
+/// A frame shorter than 14 bytes or with another ethertype.
 pub fn ipv4_payload(frame: &[u8]) -> Result<&[u8], DecodeError> {
     let Some((eth, payload)) = frame.split_first_chunk::<ETHERNET_LEN>() else {
         return Err(DecodeError::TooShort {
