@@ -95,13 +95,13 @@ pub fn run(with: DemoImpl, prebuilt: Option<PathBuf>) -> anyhow::Result<()> {
     };
     let result = lab(imp, binary);
     step("Removing the lab (namespaces, links, processes)");
-    match result {
-        Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
-            println!("   interrupted: everything the lab created is gone");
-            Err(e)
-        }
-        other => other,
+    if result.is_err() && INTERRUPTED.load(Ordering::SeqCst) {
+        println!("   interrupted: everything the lab created is gone");
+        // The lab is already torn down (its guards dropped with `lab`):
+        // exit as a shell expects after Ctrl-C, without an error report.
+        std::process::exit(130);
     }
+    result
 }
 
 fn step(text: &str) {
