@@ -31,7 +31,18 @@ fn attach_and_detach(mode: &str, expected: &str) {
 
     let mut cmd = ns.command(xcarp_bin().to_str().expect("utf-8 path"));
     cmd.args(["--interface", "xa0", "--xdp-mode", mode])
-        .args(["-v", "9", "-p", "attach", "-a", "10.99.250.252", "-s", "10.99.250.1", "-f", "none"])
+        .args([
+            "-v",
+            "9",
+            "-p",
+            "attach",
+            "-a",
+            "10.99.250.252",
+            "-s",
+            "10.99.250.1",
+            "-f",
+            "none",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     let mut daemon = ProcessGuard::spawn(cmd);

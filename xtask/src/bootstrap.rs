@@ -57,8 +57,16 @@ fn rust_src() -> anyhow::Result<()> {
     if installed.lines().any(|l| l.starts_with("rust-src")) {
         return Ok(());
     }
-    eprintln!("xtask: rust-src is missing for {EBPF_TOOLCHAIN} (build-std needs it): installing it with rustup");
-    run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", EBPF_TOOLCHAIN]))
+    eprintln!(
+        "xtask: rust-src is missing for {EBPF_TOOLCHAIN} (build-std needs it): installing it with rustup"
+    );
+    run(Command::new("rustup").args([
+        "component",
+        "add",
+        "rust-src",
+        "--toolchain",
+        EBPF_TOOLCHAIN,
+    ]))
 }
 
 /// Path of the project's bpf-linker.
@@ -68,13 +76,19 @@ pub fn bpf_linker_path() -> PathBuf {
 
 fn bpf_linker() -> anyhow::Result<()> {
     let linker = bpf_linker_path();
-    if linker.exists() && Command::new(&linker).arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if linker.exists()
+        && Command::new(&linker)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
         return Ok(());
     }
     // bpf-linker must use the same LLVM major version as the rustc that emits
     // the bitcode; the nightly ships its LLVM as a shared library, so link
     // bpf-linker against exactly that library.
-    let sysroot = output(Command::new("rustc").args([&format!("+{EBPF_TOOLCHAIN}"), "--print", "sysroot"]))?;
+    let sysroot =
+        output(Command::new("rustc").args([&format!("+{EBPF_TOOLCHAIN}"), "--print", "sysroot"]))?;
     let sysroot_lib = Path::new(sysroot.trim()).join("lib");
     let llvm_lib = fs::read_dir(&sysroot_lib)
         .with_context(|| format!("cannot read {}", sysroot_lib.display()))?
@@ -100,15 +114,29 @@ fn bpf_linker() -> anyhow::Result<()> {
     symlink_fresh(&sysroot_lib.join(&llvm_lib), &prefix_lib.join(&llvm_lib))?;
     symlink_fresh(Path::new(&llvm_lib), &prefix_lib.join("libLLVM.so"))?;
     run(Command::new("cargo")
-        .args(["install", "bpf-linker", "--locked", "--version", BPF_LINKER_VERSION])
-        .args(["--no-default-features", "--features", &format!("llvm-{major}")])
+        .args([
+            "install",
+            "bpf-linker",
+            "--locked",
+            "--version",
+            BPF_LINKER_VERSION,
+        ])
+        .args([
+            "--no-default-features",
+            "--features",
+            &format!("llvm-{major}"),
+        ])
         .arg("--root")
         .arg(tools_dir())
         .env("LLVM_PREFIX", &prefix)
         // The stable toolchain builds bpf-linker itself.
         .env_remove("RUSTUP_TOOLCHAIN"))
     .context("building bpf-linker failed (see cargo's output above)")?;
-    ensure!(linker.exists(), "cargo install finished but {} is missing", linker.display());
+    ensure!(
+        linker.exists(),
+        "cargo install finished but {} is missing",
+        linker.display()
+    );
     Ok(())
 }
 
@@ -133,7 +161,9 @@ pub fn test_packages() -> anyhow::Result<()> {
     missing.dedup();
     let list = missing.join(" ");
     if !is_root() || !on_path("apt-get") {
-        bail!("the tests need these packages, which are missing: {list}; install them (as root: apt-get install {list})");
+        bail!(
+            "the tests need these packages, which are missing: {list}; install them (as root: apt-get install {list})"
+        );
     }
     eprintln!("xtask: installing the packages the tests need: {list}");
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
@@ -144,9 +174,11 @@ pub fn test_packages() -> anyhow::Result<()> {
 }
 
 pub fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(bin).is_file())
-    }) || ["/usr/sbin", "/sbin"].iter().any(|d| Path::new(d).join(bin).is_file())
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(bin).is_file()))
+        || ["/usr/sbin", "/sbin"]
+            .iter()
+            .any(|d| Path::new(d).join(bin).is_file())
 }
 
 pub fn is_root() -> bool {
@@ -154,13 +186,17 @@ pub fn is_root() -> bool {
 }
 
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     ensure!(status.success(), "{cmd:?} failed: {status}");
     Ok(())
 }
 
 pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("cannot start {cmd:?}"))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     ensure!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",

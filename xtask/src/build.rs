@@ -33,7 +33,12 @@ pub fn build_release() -> anyhow::Result<Built> {
 pub fn build(profile: Profile, extra: &[&str]) -> anyhow::Result<Built> {
     bootstrap::ebpf_toolchain()?;
     let mut cmd = cargo();
-    cmd.args(["build", "-p", "carp-user", "--message-format=json-render-diagnostics"]);
+    cmd.args([
+        "build",
+        "-p",
+        "carp-user",
+        "--message-format=json-render-diagnostics",
+    ]);
     if let Profile::Release = profile {
         cmd.arg("--release");
     }
@@ -55,13 +60,17 @@ pub fn build(profile: Profile, extra: &[&str]) -> anyhow::Result<Built> {
     }
     let status = child.wait()?;
     ensure!(status.success(), "cargo build failed: {status}");
-    let object = out_dir.context("cargo did not report carp-user's build script")?.join("carp");
+    let object = out_dir
+        .context("cargo did not report carp-user's build script")?
+        .join("carp");
     ensure!(
         std::fs::metadata(&object).is_ok_and(|m| m.len() > 0),
         "the XDP object {} is missing or empty",
         object.display()
     );
-    let Some(binary) = binary else { bail!("cargo did not report the xcarp binary") };
+    let Some(binary) = binary else {
+        bail!("cargo did not report the xcarp binary")
+    };
     Ok(Built { binary, object })
 }
 
@@ -69,7 +78,8 @@ pub fn build(profile: Profile, extra: &[&str]) -> anyhow::Result<Built> {
 /// real XDP object with the project's bpf-linker.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(bootstrap::workspace_root()).env("XCARP_EBPF", "build");
+    cmd.current_dir(bootstrap::workspace_root())
+        .env("XCARP_EBPF", "build");
     cmd
 }
 

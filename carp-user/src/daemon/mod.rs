@@ -356,7 +356,7 @@ impl Daemon {
     /// (as ucarp does). The XDP program is detached when `self` is dropped.
     async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
         let gone = matches!(result, Ok(Stop::InterfaceGone));
-        if self.config.shutdown && matches!(result, Ok(_)) {
+        if self.config.shutdown && result.is_ok() {
             tracing::debug!(
                 "Calling [{}] and exiting",
                 self.config

@@ -103,7 +103,7 @@ impl SocketReceiver {
     pub async fn next(&mut self) -> io::Result<&[u8]> {
         loop {
             let mut guard = self.socket.readable().await?;
-            match guard.try_io(|s| (&mut &*s.get_ref()).read(&mut self.buf)) {
+            match guard.try_io(|s| (&mut s.get_ref()).read(&mut self.buf)) {
                 Ok(Ok(len)) => return Ok(&self.buf[..len]),
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => {}
