@@ -287,28 +287,37 @@ fn s04_equal_interval_tie_break() {
     let lo = Ipv4Addr::new(10, 99, 1, 5);
     let p1 = Ipv4Addr::new(10, 99, 0, 200);
     let p2 = Ipv4Addr::new(10, 99, 2, 3);
-    let variants: &[Variant<(Ipv4Addr, Impl, Ipv4Addr, Impl)>] = &[
-        ((lo, U, p1, U), &[U]),
-        ((lo, U, p2, U), &[U]),
-        ((lo, X, p1, U), &[X, U]),
-        ((lo, U, p1, X), &[X, U]),
-        ((lo, X, p2, U), &[X, U]),
-        ((lo, U, p2, X), &[X, U]),
-        ((lo, X, p1, X), &[X]),
+    // The last field: xcarp's `--tie-break numeric` on both (xcarp only),
+    // where the numerically lower address must win instead.
+    let variants: &[Variant<(Ipv4Addr, Impl, Ipv4Addr, Impl, bool)>] = &[
+        ((lo, U, p1, U, false), &[U]),
+        ((lo, U, p2, U, false), &[U]),
+        ((lo, X, p1, U, false), &[X, U]),
+        ((lo, U, p1, X, false), &[X, U]),
+        ((lo, X, p2, U, false), &[X, U]),
+        ((lo, U, p2, X, false), &[X, U]),
+        ((lo, X, p1, X, false), &[X]),
+        ((lo, X, p2, X, false), &[X]),
+        ((lo, X, p1, X, true), &[X]),
+        ((lo, X, p2, X, true), &[X]),
     ];
     run_variants(
         "4 equal_interval_tie_break",
         variants,
-        |&(a_addr, a, b_addr, b)| {
-            let expected = ucarp_tie_winner(a_addr, b_addr);
-            let numeric = a_addr.min(b_addr);
+        |&(a_addr, a, b_addr, b, numeric)| {
+            let ucarp_pick = ucarp_tie_winner(a_addr, b_addr);
+            let lower = a_addr.min(b_addr);
             assert_ne!(
-                expected, numeric,
+                ucarp_pick, lower,
                 "this pair does not tell the two orders apart"
             );
+            let expected = if numeric { lower } else { ucarp_pick };
             let lan = Lan::new(&[a_addr, b_addr]);
             lan.partition();
-            let opts = CarpOpts::default();
+            let mut opts = CarpOpts::default();
+            if numeric {
+                opts.extra = vec!["--tie-break".into(), "numeric".into()];
+            }
             let mut nodes = start_all(&lan, &[a, b], &opts);
             assert!(
                 wait_until(CONVERGE, || masters(&mut refs(&mut nodes)).len() == 2),
@@ -318,15 +327,23 @@ fn s04_equal_interval_tie_break() {
             lan.heal();
             let (w, at) = one_master(&mut nodes, opts.interval() + opts.master_down() + MARGIN);
             assert_eq!(
-                lan.hosts[w].addr, expected,
-                "{} won; ucarp's tie-break picks {expected}",
-                nodes[w].label
+                lan.hosts[w].addr,
+                expected,
+                "{} won; expected {expected} ({} tie-break)",
+                nodes[w].label,
+                if numeric { "numeric" } else { "ucarp's" }
             );
             assert_never_two_masters(&mut refs(&mut nodes), Duration::from_secs(3));
             report(
                 4,
                 "equal_interval_tie_break",
-                &(a_addr, a, b_addr, b),
+                &(
+                    a_addr,
+                    a,
+                    b_addr,
+                    b,
+                    if numeric { "numeric" } else { "ucarp" },
+                ),
                 &format!("winner={expected} time_to_one_master={}", secs(at - t0)),
             );
         },
