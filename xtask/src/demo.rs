@@ -225,7 +225,7 @@ fn lab(imp: Impl, binary: PathBuf) -> anyhow::Result<()> {
     };
     step("Result");
     println!(
-        "   takeover: {} became MASTER {:.2} s after the kill (bound: {:.0} s master-down)",
+        "   takeover: {} became MASTER {:.2} s after the kill (master-down: {:.0} s after the last advert)",
         names[s],
         took.as_secs_f64(),
         opts.master_down().as_secs_f64()
