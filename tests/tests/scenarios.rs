@@ -289,7 +289,9 @@ fn s04_equal_interval_tie_break() {
     let p2 = Ipv4Addr::new(10, 99, 2, 3);
     // The last field: xcarp's `--tie-break numeric` on both (xcarp only),
     // where the numerically lower address must win instead.
-    let variants: &[Variant<(Ipv4Addr, Impl, Ipv4Addr, Impl, bool)>] = &[
+    /// (address of A, A, address of B, B, `--tie-break numeric`)
+    type TiePair = (Ipv4Addr, Impl, Ipv4Addr, Impl, bool);
+    let variants: &[Variant<TiePair>] = &[
         ((lo, U, p1, U, false), &[U]),
         ((lo, U, p2, U, false), &[U]),
         ((lo, X, p1, U, false), &[X, U]),
