@@ -121,9 +121,12 @@ pub mod counter {
     pub const FRAGMENT: u32 = 4;
     /// TTL ≠ 255: dropped.
     pub const BAD_TTL: u32 = 5;
-    /// CARP version ≠ 2 or type ≠ 1: dropped.
-    pub const BAD_VERSION: u32 = 6;
-    /// Fewer than 36 CARP bytes in the frame: dropped.
+    /// Protocol 112 with our VHID's number that is not a CARP v2
+    /// advertisement (version, type or authlen differ), such as a VRRP
+    /// frame of the same id: passed, since it is someone else's.
+    pub const NOT_ADVERT: u32 = 6;
+    /// Fewer than 36 CARP bytes in the frame (a VRRPv2 frame of the same id
+    /// looks like this): passed, for the same reason.
     pub const TRUNCATED: u32 = 7;
     /// IP total length shorter than header + 36 or longer than the frame:
     /// dropped.

@@ -10,13 +10,17 @@
 //! - protocol 112 whose (ingress ifindex, VHID) is not configured and enabled
 //!   in `VHIDS`: `XDP_PASS`, `FOREIGN_VHID` (VRRP and other CARP daemons on
 //!   the host keep working);
-//! - configured VHID: checked in this order — not a fragment, TTL 255,
-//!   version 2 / type 1, 36 CARP bytes present, IP total length consistent,
-//!   IP destination = group (and Ethernet broadcast in broadcast mode), source
-//!   not one of our own addresses. The first failed check drops the frame and
-//!   counts its reason; a frame passing all of them is copied into `EVENTS`
-//!   as an `AdvertRecord` and dropped (`ACCEPTED`, or `RING_FULL` when the
-//!   ring has no room: never blocks, never passes).
+//! - configured VHID but not shaped like a CARP advertisement (version 2,
+//!   type 1, authlen 7, 36 bytes): `XDP_PASS`, `NOT_ADVERT` or `TRUNCATED`.
+//!   VRRP shares protocol 112 and its first byte (0x21 for VRRPv2), so a
+//!   keepalived whose VRID equals our VHID must still get its frames;
+//! - configured VHID, advert-shaped: checked in this order — not a
+//!   fragment, TTL 255, IP total length consistent, IP destination = group
+//!   (and Ethernet broadcast in broadcast mode), source not one of our own
+//!   addresses. The first failed check drops the frame and counts its
+//!   reason; a frame passing all of them is copied into `EVENTS` as an
+//!   `AdvertRecord` and dropped (`ACCEPTED`, or `RING_FULL` when the ring has
+//!   no room: never blocks, never passes).
 //!
 //! The checksum and HMAC are verified by the daemon, which has the password.
 #![no_std]
@@ -60,6 +64,9 @@ const IPV4_MIN_HDR_LEN: usize = 20;
 const IP_MF_OR_OFFSET: u16 = 0x3fff;
 const ETH_BROADCAST: [u8; 6] = [0xff; 6];
 const CARP_VERSION_TYPE: u8 = (CARP_VERSION << 4) | CARP_TYPE_ADVERTISEMENT;
+/// Counter and digest in 32-bit words; every CARP sender uses 7, while in
+/// VRRPv2 this byte is the address count.
+const CARP_AUTHLEN: u8 = 7;
 
 /// Ethernet header and the next 14 bytes: for an untagged frame the IPv4
 /// header up to the protocol and beyond, for a frame with one 802.1Q tag the
@@ -207,11 +214,11 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan_id: u16) -> Resu
         return verdict(counter::MALFORMED, XDP_PASS);
     }
     let carp_off = l3 + ip_hdr_len;
-    let Ok(carp_head) = ptr_at::<[u8; 2]>(ctx, carp_off) else {
+    let Ok(carp_head) = ptr_at::<[u8; 4]>(ctx, carp_off) else {
         return verdict(counter::MALFORMED, XDP_PASS);
     };
-    // SAFETY: `ptr_at` checked that both bytes lie in the packet.
-    let [version_type, vhid] = unsafe { *carp_head };
+    // SAFETY: `ptr_at` checked that the four bytes lie in the packet.
+    let [version_type, vhid, _advskew, authlen] = unsafe { *carp_head };
 
     let key = VhidKey {
         ifindex: ctx.ingress_ifindex() as u32,
@@ -227,18 +234,19 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan_id: u16) -> Resu
         return verdict(counter::FOREIGN_VHID, XDP_PASS);
     }
 
+    // Not an advert at all (VRRP with the same id, say): not ours to drop.
+    if version_type != CARP_VERSION_TYPE || authlen != CARP_AUTHLEN {
+        return verdict(counter::NOT_ADVERT, XDP_PASS);
+    }
+    let Ok(carp) = ptr_at::<[u8; CARP_HEADER_LEN]>(ctx, carp_off) else {
+        return verdict(counter::TRUNCATED, XDP_PASS);
+    };
     if u16::from_be_bytes(ip.frag) & IP_MF_OR_OFFSET != 0 {
         return verdict(counter::FRAGMENT, XDP_DROP);
     }
     if ip.ttl != CARP_TTL {
         return verdict(counter::BAD_TTL, XDP_DROP);
     }
-    if version_type != CARP_VERSION_TYPE {
-        return verdict(counter::BAD_VERSION, XDP_DROP);
-    }
-    let Ok(carp) = ptr_at::<[u8; CARP_HEADER_LEN]>(ctx, carp_off) else {
-        return verdict(counter::TRUNCATED, XDP_DROP);
-    };
     let tot_len = usize::from(u16::from_be_bytes(ip.tot_len));
     if tot_len < ip_hdr_len + CARP_HEADER_LEN || ctx.data() + l3 + tot_len > ctx.data_end() {
         return verdict(counter::BAD_LENGTH, XDP_DROP);

@@ -139,9 +139,10 @@ pub struct XdpCounters {
     pub fragment: u64,
     /// Dropped: TTL ≠ 255.
     pub bad_ttl: u64,
-    /// Dropped: CARP version ≠ 2 or type ≠ 1.
-    pub bad_version: u64,
-    /// Dropped: fewer than 36 CARP bytes in the frame.
+    /// Passed: our VHID's number but not a CARP v2 advertisement (version,
+    /// type or authlen differ; e.g. VRRP with the same id).
+    pub not_advert: u64,
+    /// Passed: fewer than 36 CARP bytes (e.g. VRRPv2 with the same id).
     pub truncated: u64,
     /// Dropped: IP total length inconsistent.
     pub bad_length: u64,
@@ -165,7 +166,7 @@ impl XdpCounters {
             accepted: at(counter::ACCEPTED),
             fragment: at(counter::FRAGMENT),
             bad_ttl: at(counter::BAD_TTL),
-            bad_version: at(counter::BAD_VERSION),
+            not_advert: at(counter::NOT_ADVERT),
             truncated: at(counter::TRUNCATED),
             bad_length: at(counter::BAD_LENGTH),
             bad_destination: at(counter::BAD_DESTINATION),
@@ -185,7 +186,7 @@ impl XdpCounters {
             counter::ACCEPTED => self.accepted,
             counter::FRAGMENT => self.fragment,
             counter::BAD_TTL => self.bad_ttl,
-            counter::BAD_VERSION => self.bad_version,
+            counter::NOT_ADVERT => self.not_advert,
             counter::TRUNCATED => self.truncated,
             counter::BAD_LENGTH => self.bad_length,
             counter::BAD_DESTINATION => self.bad_destination,
@@ -200,8 +201,6 @@ impl XdpCounters {
     pub fn dropped(&self) -> u64 {
         self.fragment
             + self.bad_ttl
-            + self.bad_version
-            + self.truncated
             + self.bad_length
             + self.bad_destination
             + self.own_frame
@@ -213,17 +212,17 @@ impl fmt::Display for XdpCounters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accepted {} not-carp {} foreign-vhid {} malformed {} dropped {} (fragment {} \
-             ttl {} version {} truncated {} length {} destination {} own {} ring-full {})",
+            "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
+             dropped {} (fragment {} ttl {} length {} destination {} own {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
             self.malformed,
+            self.not_advert,
+            self.truncated,
             self.dropped(),
             self.fragment,
             self.bad_ttl,
-            self.bad_version,
-            self.truncated,
             self.bad_length,
             self.bad_destination,
             self.own_frame,

@@ -269,7 +269,7 @@ fn disabled_vhid_passes_like_a_foreign_one() {
 }
 
 #[test]
-fn bad_ttl_version_and_type_are_dropped() {
+fn bad_ttl_is_dropped_and_other_protocol_112_frames_of_our_id_pass() {
     let Some(xdp) = fixture() else { return };
     let mut frame = valid();
     frame.ttl = 254;
@@ -277,30 +277,44 @@ fn bad_ttl_version_and_type_are_dropped() {
     frame.ttl = 1;
     run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_TTL));
 
+    // Not CARP v2 adverts (VRRPv3 is version 3): someone else's, passed.
     let mut frame = valid();
     frame.carp.version_type = 0x31; // version 3
-    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_VERSION));
+    run(&xdp, &frame.build(), XDP_PASS, Some(counter::NOT_ADVERT));
     frame.carp.version_type = 0x25; // type 5 (ucarp would accept it)
-    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_VERSION));
+    run(&xdp, &frame.build(), XDP_PASS, Some(counter::NOT_ADVERT));
     frame.carp.version_type = 0x22;
-    run(&xdp, &frame.build(), XDP_DROP, Some(counter::BAD_VERSION));
+    run(&xdp, &frame.build(), XDP_PASS, Some(counter::NOT_ADVERT));
+    // VRRPv2 shares CARP's first byte (0x21); its fourth is the address
+    // count, where CARP always has authlen 7.
+    let mut frame = valid();
+    frame.carp.authlen = 3;
+    run(&xdp, &frame.build(), XDP_PASS, Some(counter::NOT_ADVERT));
 }
 
 #[test]
-fn truncated_and_inconsistent_lengths_are_dropped() {
+fn short_frames_pass_and_inconsistent_lengths_are_dropped() {
     let Some(xdp) = fixture() else { return };
     // 20 of the 36 CARP bytes.
     let mut bytes = valid().build();
     bytes.truncate(14 + 20 + 20);
-    run(&xdp, &bytes, XDP_DROP, Some(counter::TRUNCATED));
+    run(&xdp, &bytes, XDP_PASS, Some(counter::TRUNCATED));
     // 35 bytes.
     let mut bytes = valid().build();
     bytes.truncate(14 + 20 + 35);
-    run(&xdp, &bytes, XDP_DROP, Some(counter::TRUNCATED));
-    // VRRPv2-sized payload (12 bytes) for our id.
+    run(&xdp, &bytes, XDP_PASS, Some(counter::TRUNCATED));
+    // A VRRPv2 advert (one address, 16 bytes) for VRID = our VHID, as
+    // keepalived sends it: first byte 0x21 like CARP, count 1 where CARP has
+    // authlen 7. It must reach the host.
+    let mut vrrp = valid();
+    vrrp.payload_override = Some(vec![
+        0x21, VHID, 100, 1, 0, 1, 0, 0, 192, 0, 2, 100, 0, 0, 0, 0,
+    ]);
+    run(&xdp, &vrrp.build(), XDP_PASS, Some(counter::NOT_ADVERT));
+    // The same with authlen 7 but cut short: passes as too short for CARP.
     let mut short = valid();
-    short.payload_override = Some(vec![0x21, VHID, 100, 1, 0, 1, 0, 0, 192, 0, 2, 100]);
-    run(&xdp, &short.build(), XDP_DROP, Some(counter::TRUNCATED));
+    short.payload_override = Some(vec![0x21, VHID, 100, 7, 0, 1, 0, 0, 192, 0, 2, 100]);
+    run(&xdp, &short.build(), XDP_PASS, Some(counter::TRUNCATED));
 
     // IP total length below header + 36, or beyond the frame.
     let mut frame = valid();
