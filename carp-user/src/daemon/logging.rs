@@ -33,6 +33,12 @@ pub fn init(debug: bool, facility: Facility, to_stderr: bool) {
     // every attribute a newer kernel adds, which says nothing to an operator.
     let filter = tracing_subscriber::filter::Targets::new()
         .with_target("xcarp", max_level)
+        // It logs each kernel message it cannot decode as a byte dump at
+        // ERROR; xcarp copes without them (see daemon::net::watch_link).
+        .with_target(
+            "netlink_proto",
+            tracing_subscriber::filter::LevelFilter::OFF,
+        )
         .with_default(Level::ERROR);
     let stderr_layer = to_stderr.then(|| {
         tracing_subscriber::fmt::layer()

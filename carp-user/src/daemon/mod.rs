@@ -122,7 +122,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         .map_err(|e| DaemonError::Auth(e.to_string()))?;
 
     // Subscribe to link events before anything can change.
-    let (running, link_events) = net::watch_link(interface.index).await?;
+    let (running, link_events) = net::watch_link(&interface.name, interface.index).await?;
 
     let (attachment, rx) = match XdpAttachment::attach(&interface.name, config.xdp_mode) {
         Ok(mut attachment) => {

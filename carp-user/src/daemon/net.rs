@@ -1,7 +1,7 @@
 //! The daemon's network plumbing: interface lookup, the packet socket that
 //! sends adverts and gratuitous ARP, the multicast membership, and link
 //! state from netlink.
-use std::{io, net::Ipv4Addr};
+use std::{io, net::Ipv4Addr, time::Duration};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use netlink_packet_core::NetlinkPayload;
@@ -164,6 +164,13 @@ impl GroupMembership {
     }
 }
 
+/// Whether interface `name` still exists with index `ifindex` (in our
+/// namespace). Looked up by name: nix's `if_indextoname` never reports
+/// failure (it checks libc's NULL return against -1).
+fn interface_exists(name: &str, ifindex: u32) -> bool {
+    if_nametoindex(name).is_ok_and(|index| index == ifindex)
+}
+
 /// A change of the interface as netlink reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkEvent {
@@ -173,9 +180,11 @@ pub enum LinkEvent {
     Gone,
 }
 
-/// Subscribes to link notifications for `ifindex`. Returns the current
-/// running state and a stream of changes (only actual changes are sent).
+/// Subscribes to link notifications for interface `name` (index
+/// `ifindex`). Returns the current running state and a stream of changes
+/// (only actual changes are sent).
 pub async fn watch_link(
+    name: &str,
     ifindex: u32,
 ) -> Result<(bool, mpsc::UnboundedReceiver<LinkEvent>), NetError> {
     const RTMGRP_LINK: u32 = 1;
@@ -201,32 +210,51 @@ pub async fn watch_link(
     let initial = running;
 
     let (tx, rx) = mpsc::unbounded_channel();
+    let name = name.to_owned();
     tokio::spawn(async move {
         // Keeps the netlink connection (and its request handle) alive.
         let _handle = handle;
-        while let Some((message, _)) = messages.next().await {
-            let event = match message.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
-                    if l.header.index == ifindex =>
-                {
-                    let now = l.header.flags.contains(LinkFlags::Running);
-                    if now == running {
+        // netlink-packet-route cannot decode every RTM_DELLINK a newer
+        // kernel sends (it drops them with a log line), so while the link is
+        // not running, also check once a second that the interface still
+        // exists. Deleting a running interface always reports it down first.
+        let mut existence = tokio::time::interval(Duration::from_secs(1));
+        existence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                message = messages.next() => {
+                    let Some((message, _)) = message else { break };
+                    match message.payload {
+                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
+                            if l.header.index == ifindex =>
+                        {
+                            let now = l.header.flags.contains(LinkFlags::Running);
+                            if now == running {
+                                continue;
+                            }
+                            running = now;
+                            LinkEvent::Running(now)
+                        }
+                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))
+                            if l.header.index == ifindex =>
+                        {
+                            LinkEvent::Gone
+                        }
+                        _ => continue,
+                    }
+                }
+                _ = existence.tick(), if !running => {
+                    if interface_exists(&name, ifindex) {
                         continue;
                     }
-                    running = now;
-                    LinkEvent::Running(now)
-                }
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))
-                    if l.header.index == ifindex =>
-                {
                     LinkEvent::Gone
                 }
-                _ => continue,
             };
             if tx.send(event).is_err() || event == LinkEvent::Gone {
                 return;
             }
         }
+        // The netlink socket closed: the receiver sees the channel end.
     });
     Ok((initial, rx))
 }
