@@ -13,7 +13,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     // the kernel tests load) before any test starts.
     let built = build::build(build::Profile::Dev, &["--bin", "xcarp"])?;
     let mut cmd = build::cargo();
-    cmd.args(["test", "--workspace"])
+    // --no-fail-fast: one failing test binary must not hide the others.
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
         .env("XCARP_BIN", &built.binary)
         .env("XCARP_EBPF_OBJECT", &built.object);
     if !args.is_empty() {
