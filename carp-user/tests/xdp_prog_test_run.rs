@@ -579,7 +579,7 @@ fn async_reader_wakes_on_a_new_record() {
 /// our own, arrive through the XDP program and the ring buffer.
 fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
     use std::{path::Path, process::Command, time::Duration};
-    use xdp_common::netns::{Netns, ProcessGuard, unique_name};
+    use xcarp_tests::{Netns, ProcessGuard, unique_name};
 
     let ucarp = "/usr/sbin/ucarp";
     if !Path::new(ucarp).exists() {
@@ -626,7 +626,7 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
         .args(["-b", "1", "-r", "1", "-k", "3"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let _ucarp = ProcessGuard(cmd.spawn().expect("start ucarp"));
+    let _ucarp = ProcessGuard::spawn(cmd);
 
     // Attach and read from a thread inside the local namespace; everything
     // the thread creates is dropped when it ends.
@@ -634,7 +634,7 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
     let iface = local_if.clone();
     let expected_mode = expected_mode.to_owned();
     let (records, counters, ifindex) = std::thread::spawn(move || {
-        xdp_common::netns::enter(&local);
+        xcarp_tests::enter_netns(&local);
         let ifindex = lo_ifindex_of(&iface);
         let mut xdp = XdpAttachment::attach(&iface, mode).expect("attach XDP");
         assert_eq!(xdp.mode_name(), expected_mode);
@@ -719,7 +719,7 @@ fn ucarp_adverts_arrive_in_skb_mode() {
 /// in the error's source chain.
 #[test]
 fn second_attach_on_one_interface_reports_the_slot_taken() {
-    use xdp_common::netns::{Netns, unique_name};
+    use xcarp_tests::{Netns, unique_name};
 
     if setup().is_none() {
         return;
@@ -732,7 +732,7 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
     ns.ip(&["link", "set", &b, "up"]);
     let name = ns.name.clone();
     std::thread::spawn(move || {
-        xdp_common::netns::enter(&name);
+        xcarp_tests::enter_netns(&name);
         for mode in [AttachMode::Driver, AttachMode::Skb] {
             let first = XdpAttachment::attach(&a, mode).expect("first attach");
             let Err(err) = XdpAttachment::attach(&a, mode) else {

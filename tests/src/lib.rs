@@ -114,6 +114,25 @@ impl Drop for Netns {
     }
 }
 
+/// Moves the calling thread (only it) into the named network namespace,
+/// for code that must run in the namespace inside the test process (an XDP
+/// attach, a netlink socket).
+pub fn enter_netns(name: &str) {
+    use std::os::fd::AsRawFd as _;
+    let file = std::fs::File::open(format!("/run/netns/{name}"))
+        .unwrap_or_else(|e| panic!("cannot open namespace {name}: {e}"));
+    // SAFETY: setns(2) on a namespace fd we hold open; it changes only the
+    // calling thread's network namespace.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "setns into {name}: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// A child process, in a process group of its own, killed (SIGKILL, with
 /// whatever it started in its group) and reaped on drop.
 pub struct ProcessGuard {

@@ -214,5 +214,3 @@ impl Frame {
         f
     }
 }
-
-pub mod netns;
