@@ -925,12 +925,17 @@ fn s13_interface_deleted() {
             !status.success(),
             "xcarp exited with {status} after losing its interface"
         );
-        // The message may be followed by others (e.g. a final counters line):
-        // look for one, logged after the deletion, that names the interface.
+        // Other lines may come first (the carrier loss that precedes the
+        // deletion): look for the error that ends the daemon.
         let message = after
             .iter()
-            .find(|l| l.contains("eth0"))
-            .unwrap_or_else(|| panic!("no log line names the lost interface: {}", node.log.text()))
+            .find(|l| l.contains("interface eth0 disappeared"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no log line says the interface is gone: {}",
+                    node.log.text()
+                )
+            })
             .clone();
         assert!(
             wait_until(Duration::from_secs(5), || {
