@@ -161,7 +161,9 @@ pub struct Cli {
     pub xparam: Option<String>,
 
     /// [xcarp] how to attach the XDP program: driver mode with skb fallback
-    /// (auto), driver only, or skb (generic) only
+    /// (auto), driver only, or skb (generic) only. In auto, if another
+    /// program (such as the xcarp of another VHID) holds the interface's XDP
+    /// slot, adverts are received through a socket filter instead
     #[arg(long = "xdp-mode", value_name = "mode", value_enum, default_value_t)]
     pub xdp_mode: AttachMode,
 
