@@ -96,6 +96,20 @@ impl Netns {
         cmd
     }
 
+    /// Which XDP attachment `ip -d link show` reports for `dev`: "xdp"
+    /// (driver), "xdpgeneric" (skb), or None.
+    pub fn xdp_attachment(&self, dev: &str) -> Option<&'static str> {
+        let out = try_sh("ip", &["-n", &self.name, "-d", "link", "show", "dev", dev]);
+        let out = String::from_utf8_lossy(&out.stdout);
+        if out.contains("xdpgeneric") {
+            Some("xdpgeneric")
+        } else if out.contains("prog/xdp") || out.contains(" xdp ") {
+            Some("xdp")
+        } else {
+            None
+        }
+    }
+
     /// Runs a command inside the namespace and returns its output.
     pub fn exec(&self, program: &str, args: &[&str]) -> Output {
         self.command(program)

@@ -216,16 +216,5 @@ fn bpf_blocks(kind: &str) -> Vec<(u32, String)> {
 /// Which XDP attachment `ip -d link show` reports for the host's interface:
 /// "xdp" (driver), "xdpgeneric" (skb), or None.
 pub fn xdp_attachment(host: &Host) -> Option<&'static str> {
-    let out = crate::try_sh(
-        "ip",
-        &["-n", &host.ns.name, "-d", "link", "show", "dev", &host.dev],
-    );
-    let out = String::from_utf8_lossy(&out.stdout);
-    if out.contains("xdpgeneric") {
-        Some("xdpgeneric")
-    } else if out.contains("prog/xdp") || out.contains(" xdp ") {
-        Some("xdp")
-    } else {
-        None
-    }
+    host.ns.xdp_attachment(&host.dev)
 }

@@ -111,11 +111,6 @@ fn an_unknown_interface_is_a_clear_error_with_status_2() {
     );
 }
 
-fn xdp_attached(ns: &Netns, dev: &str) -> bool {
-    ns.ip(&["-d", "link", "show", "dev", dev])
-        .contains("prog/xdp")
-}
-
 #[test]
 fn daemonize_writes_and_locks_the_pidfile_and_cleans_up_on_sigterm() {
     require_root();
@@ -183,7 +178,9 @@ fn daemonize_writes_and_locks_the_pidfile_and_cleans_up_on_sigterm() {
         "daemon {pid} is not running"
     );
     assert!(
-        wait_until(Duration::from_secs(10), || xdp_attached(&ns, "xp0")),
+        wait_until(Duration::from_secs(10), || ns
+            .xdp_attachment("xp0")
+            .is_some()),
         "XDP not attached"
     );
 
@@ -233,5 +230,5 @@ fn daemonize_writes_and_locks_the_pidfile_and_cleans_up_on_sigterm() {
         "daemon did not exit on SIGTERM"
     );
     assert!(!pidfile.exists(), "pidfile left behind");
-    assert!(!xdp_attached(&ns, "xp0"), "XDP left attached");
+    assert!(ns.xdp_attachment("xp0").is_none(), "XDP left attached");
 }

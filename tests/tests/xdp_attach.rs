@@ -4,30 +4,13 @@ use std::{process::Stdio, time::Duration};
 
 use xcarp_tests::{Netns, ProcessGuard, require_root, wait_until, xcarp_bin};
 
-/// Which XDP attachment `ip -d link show` reports for `dev`: "xdp" (driver),
-/// "xdpgeneric" (skb), or None.
-fn xdp_attachment(ns: &Netns, dev: &str) -> Option<&'static str> {
-    let out = ns.ip(&["-d", "link", "show", "dev", dev]);
-    if out.contains("xdpgeneric") {
-        Some("xdpgeneric")
-    } else if out.contains("prog/xdp") || out.contains(" xdp ") {
-        Some("xdp")
-    } else {
-        None
-    }
-}
-
 fn attach_and_detach(mode: &str, expected: &str) {
     require_root();
     let ns = Netns::new("at");
     ns.ip(&["link", "add", "xa0", "type", "veth", "peer", "name", "xa1"]);
     ns.ip(&["link", "set", "xa0", "up"]);
     ns.ip(&["link", "set", "xa1", "up"]);
-    assert_eq!(
-        xdp_attachment(&ns, "xa0"),
-        None,
-        "fresh veth already has XDP"
-    );
+    assert_eq!(ns.xdp_attachment("xa0"), None, "fresh veth already has XDP");
 
     let mut cmd = ns.command(xcarp_bin().to_str().expect("utf-8 path"));
     cmd.args(["--interface", "xa0", "--xdp-mode", mode])
@@ -47,7 +30,7 @@ fn attach_and_detach(mode: &str, expected: &str) {
         .stdout(Stdio::null());
     let mut daemon = ProcessGuard::spawn(cmd);
     assert!(
-        wait_until(Duration::from_secs(10), || xdp_attachment(&ns, "xa0")
+        wait_until(Duration::from_secs(10), || ns.xdp_attachment("xa0")
             == Some(expected)),
         "xcarp did not attach in {mode} mode: {}",
         ns.ip(&["-d", "link", "show", "dev", "xa0"])
@@ -60,7 +43,7 @@ fn attach_and_detach(mode: &str, expected: &str) {
         .expect("xcarp did not exit on SIGTERM");
     assert!(status.success(), "xcarp exited with {status}");
     assert_eq!(
-        xdp_attachment(&ns, "xa0"),
+        ns.xdp_attachment("xa0"),
         None,
         "XDP still attached after exit"
     );

@@ -76,17 +76,9 @@ pub fn monotonic_ns() -> u64 {
         + u64::try_from(ts.tv_nsec).expect("positive")
 }
 
-/// RFC 1071 Internet checksum.
-pub fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !u16::try_from(sum).expect("folded")
-}
+/// RFC 1071 Internet checksum: the harness's, independent of the daemon's
+/// `wire` code that these frames test.
+pub use xcarp_tests::frames::inet_checksum as checksum;
 
 /// The 36-byte CARP header, as ucarp fills it.
 #[derive(Clone, Debug)]
