@@ -42,7 +42,7 @@ pub enum NetError {
     Netlink(String),
 }
 
-fn io_err(action: impl Into<String>) -> impl FnOnce(io::Error) -> NetError {
+pub(super) fn io_err(action: impl Into<String>) -> impl FnOnce(io::Error) -> NetError {
     let action = action.into();
     move |source| NetError::Io { action, source }
 }

@@ -12,7 +12,7 @@ use std::io::{self, Read as _};
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 use tokio::io::{Interest, unix::AsyncFd};
 
-use super::net::{NetError, bind_packet_socket};
+use super::net::{NetError, bind_packet_socket, io_err};
 
 /// Frames longer than this are not CARP adverts we could accept anyway.
 const MAX_FRAME: usize = 1518;
@@ -64,19 +64,12 @@ pub struct SocketReceiver {
 
 impl SocketReceiver {
     pub fn open(ifindex: u32, vhid: u8) -> Result<Self, NetError> {
-        let io_err = |action: &str| {
-            let action = action.to_owned();
-            move |source| NetError::Io { action, source }
-        };
-        let socket = Socket::new(
-            Domain::PACKET,
-            Type::RAW,
-            Some(Protocol::from(i32::from(ETH_P_IP.to_be()))),
-        )
-        .map_err(io_err(
-            "opening a packet socket for adverts (needs CAP_NET_RAW)",
-        ))?;
-        // The filter goes on before bind so no unfiltered frame is queued.
+        // Protocol 0: the socket receives nothing until bind(2) names the
+        // ethertype and the interface, by which time the filter is in place,
+        // so no unfiltered frame (from any interface) is ever queued.
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0))).map_err(
+            io_err("opening a packet socket for adverts (needs CAP_NET_RAW)"),
+        )?;
         socket
             .attach_filter(&filter(vhid).map(|(code, jt, jf, k)| SockFilter::new(code, jt, jf, k)))
             .map_err(io_err("attaching the CARP socket filter"))?;
@@ -89,10 +82,7 @@ impl SocketReceiver {
         // closes or replaces while it is registered.
         #[allow(unsafe_code)]
         let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
-            .map_err(|e| NetError::Io {
-                action: "registering the advert socket".to_owned(),
-                source: e.into(),
-            })?;
+            .map_err(|e| io_err("registering the advert socket")(e.into()))?;
         Ok(Self {
             socket,
             buf: vec![0; MAX_FRAME],
