@@ -26,7 +26,7 @@ use tokio::{
 };
 
 use crate::{
-    auth::CarpAuth,
+    auth::{AuthError, CarpAuth},
     cli::{Config, TieBreakArg},
     engine::{self, Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, State, Timer},
     wire::{self, RxError, RxFilter},
@@ -43,14 +43,16 @@ pub enum DaemonError {
     Net(#[from] NetError),
     #[error(transparent)]
     Xdp(#[from] XdpError),
-    #[error("{0}")]
-    Auth(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("signal handler: {0}")]
     Signal(std::io::Error),
     #[error("interface {0} disappeared")]
     InterfaceGone(String),
     #[error("the XDP ring buffer failed: {0}")]
     Ring(XdpError),
+    #[error("reading adverts from the socket filter failed: {0}")]
+    SocketRx(std::io::Error),
 }
 
 /// Counters of what the daemon did and rejected, shown on SIGUSR1.
@@ -118,8 +120,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         tracing::warn!("Warning: no script called when going down");
     }
 
-    let auth = CarpAuth::new(config.password.as_bytes(), config.vhid, &[config.vip])
-        .map_err(|e| DaemonError::Auth(e.to_string()))?;
+    let auth = CarpAuth::new(config.password.as_bytes(), config.vhid, &[config.vip])?;
 
     // Subscribe to link events before anything can change.
     let (running, link_events) = net::watch_link(&interface.name, interface.index).await?;
@@ -237,7 +238,7 @@ impl Rx {
                 .next()
                 .await
                 .map(Incoming::Frame)
-                .map_err(|e| DaemonError::Ring(XdpError::Ring(e))),
+                .map_err(DaemonError::SocketRx),
         }
     }
 }
