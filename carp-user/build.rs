@@ -1,5 +1,6 @@
-//! Builds the XDP object (`carp-ebpf`, target bpfel-unknown-none, nightly) and
-//! leaves it in `OUT_DIR/carp`, where `src/xdp.rs` embeds it.
+//! Builds the XDP objects (`carp-ebpf`, target bpfel-unknown-none, nightly)
+//! and leaves them in `OUT_DIR`: `carp`, which `src/xdp.rs` embeds in the
+//! daemon, and `carp-bench`, which only the XDP benchmark loads.
 //!
 //! The real build needs the nightly toolchain with rust-src and a bpf-linker
 //! built against the nightly's LLVM; `cargo xtask build-ebpf` installs both.
@@ -36,7 +37,9 @@ fn main() -> anyhow::Result<()> {
                  run `cargo xtask build-ebpf` for a daemon that can start"
             );
         }
-        fs::write(out_dir.join("carp"), [])?;
+        for object in ["carp", "carp-bench"] {
+            fs::write(out_dir.join(object), [])?;
+        }
         return Ok(());
     }
     if !linker_found {

@@ -49,8 +49,11 @@ pub struct AdvertRecord {
 const _: () = assert!(core::mem::size_of::<AdvertRecord>() == 64);
 
 /// Name of the empty `XDP_PASS` program the benchmark measures beside
-/// [`XDP_PROGRAM_NAME`].
+/// [`XDP_PROGRAM_NAME`]. It lives in the benchmark object (`carp-bench`),
+/// never in the daemon's.
 pub const XDP_BASELINE_PROGRAM_NAME: &str = "xcarp_baseline_pass";
+/// 802.1Q VLAN ids are 12 bits.
+pub const VLAN_ID_MASK: u16 = 0x0fff;
 /// Map: `HashMap<VhidKey, VhidConfig>`, the configured VHIDs.
 pub const MAP_VHIDS: &str = "VHIDS";
 /// Map: `PerCpuArray<u64>` indexed by [`counter`] index.
@@ -73,15 +76,21 @@ pub const VHID_FLAG_ENABLED: u32 = 1 << 0;
 /// still the group).
 pub const VHID_FLAG_BROADCAST: u32 = 1 << 1;
 
-/// Key of [`MAP_VHIDS`]: interface and VHID. `vhid` is a `u32` (holding
-/// 1..=255) so that the struct has no padding.
+/// Key of [`MAP_VHIDS`]: interface, VLAN and VHID. An instance on `eth0`
+/// serves untagged frames (`vlan` 0) only; a frame tagged with VLAN N
+/// belongs to an instance only if one is configured for N, so a same-VHID
+/// cluster on `eth0.N` keeps its adverts (docs/xdp.md, "VLANs").
+/// `vhid` is a `u16` (holding 1..=255) so that the struct has no padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
 pub struct VhidKey {
     /// Interface index the frame arrives on (`xdp_md.ingress_ifindex`).
     pub ifindex: u32,
+    /// 802.1Q VLAN id (12 bits) of the frame, 0 when untagged or
+    /// priority-tagged.
+    pub vlan: u16,
     /// Virtual host id, 1..=255.
-    pub vhid: u32,
+    pub vhid: u16,
 }
 
 const _: () = assert!(core::mem::size_of::<VhidKey>() == 8);
@@ -138,8 +147,10 @@ pub mod counter {
     pub const OWN_FRAME: u32 = 10;
     /// Valid advert but the ring buffer was full: dropped.
     pub const RING_FULL: u32 = 11;
+    /// IPv4 header checksum or CARP checksum does not verify: dropped.
+    pub const BAD_CHECKSUM: u32 = 12;
     /// Number of counters.
-    pub const COUNT: u32 = 12;
+    pub const COUNT: u32 = 13;
 }
 
 #[cfg(feature = "user")]

@@ -1,4 +1,332 @@
-//! Empty on purpose: the XDP program is the `carp` binary (`src/main.rs`).
-//! This library target only exists so that `carp-user` can declare a
-//! build-dependency on this crate and be rebuilt when it changes.
+//! xcarp's XDP program: picks the adverts of the VHIDs this host runs out of
+//! the receive path and hands them to the daemon through a ring buffer.
+//!
+//! The logic lives here; `src/main.rs` (the daemon's object) and
+//! `src/bin/carp-bench.rs` (the benchmark's object) only declare entry
+//! points, so benchmark-only programs never ship in the daemon.
+//!
+//! Verdict policy — anything that is not ours passes:
+//! - not IPv4 protocol 112 (after at most one 802.1Q tag): `XDP_PASS`,
+//!   `NOT_CARP` (the hot path: one bounds check, three byte loads, one
+//!   per-CPU increment);
+//! - protocol 112 too malformed to carry a VHID: `XDP_PASS`, `MALFORMED`;
+//! - protocol 112 whose (ingress ifindex, VLAN, VHID) is not configured and
+//!   enabled in `VHIDS`: `XDP_PASS`, `FOREIGN_VHID` (VRRP, other CARP
+//!   daemons, and same-VHID clusters on other VLANs keep working). An
+//!   untagged frame has VLAN 0; a tagged one its 12-bit VLAN id;
+//! - configured VHID but not shaped like a CARP advertisement (version 2,
+//!   type 1, authlen 7, 36 bytes): `XDP_PASS`, `NOT_ADVERT` or `TRUNCATED`.
+//!   VRRP shares protocol 112 and its first byte (0x21 for VRRPv2), so a
+//!   keepalived whose VRID equals our VHID must still get its frames;
+//! - configured VHID, advert-shaped: checked in this order — not a
+//!   fragment, TTL 255, IP total length consistent, IP destination = group
+//!   (and Ethernet broadcast in broadcast mode), source not one of our own
+//!   addresses, IPv4 header checksum and CARP checksum. The first failed
+//!   check drops the frame and counts its reason; a frame passing all of
+//!   them is copied into `EVENTS` as an `AdvertRecord` and dropped
+//!   (`ACCEPTED`, or `RING_FULL` when the ring has no room: never blocks,
+//!   never passes).
+//!
+//! The daemon applies the same rules to frames it reads without XDP
+//! (docs/xdp.md, "One set of rules"); the HMAC is verified by the daemon,
+//! which has the password.
 #![no_std]
+
+use aya_ebpf::{
+    bindings::xdp_action::{XDP_DROP, XDP_PASS},
+    helpers::bpf_ktime_get_ns,
+    macros::map,
+    maps::{HashMap, PerCpuArray, RingBuf},
+    programs::XdpContext,
+};
+use carp_common::{
+    AdvertRecord, CARP_HEADER_LEN, CARP_TTL, CARP_TYPE_ADVERTISEMENT, CARP_VERSION,
+    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, VHID_FLAG_BROADCAST,
+    VHID_FLAG_ENABLED, VLAN_ID_MASK, VhidConfig, VhidKey, counter,
+};
+
+/// Configured VHIDs, written by the daemon at any time.
+#[map]
+pub static VHIDS: HashMap<VhidKey, VhidConfig> = HashMap::with_max_entries(MAX_VHID_ENTRIES, 0);
+
+/// One per-CPU counter per verdict reason (`carp_common::counter`).
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// Accepted adverts for the daemon.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
+
+const ETH_HDR_LEN: usize = 14;
+const VLAN_HDR_LEN: usize = 4;
+const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+const ETHERTYPE_VLAN: [u8; 2] = [0x81, 0x00];
+const IPV4_MIN_HDR_LEN: usize = 20;
+/// IHL 15: 60 bytes, 40 of them options.
+const IPV4_MAX_HDR_LEN: usize = 60;
+/// Flags/fragment-offset field: MF bit and the 13-bit offset.
+const IP_MF_OR_OFFSET: u16 = 0x3fff;
+const ETH_BROADCAST: [u8; 6] = [0xff; 6];
+const CARP_VERSION_TYPE: u8 = (CARP_VERSION << 4) | CARP_TYPE_ADVERTISEMENT;
+/// Counter and digest in 32-bit words; every CARP sender uses 7, while in
+/// VRRPv2 this byte is the address count.
+const CARP_AUTHLEN: u8 = 7;
+
+/// Ethernet header and the next 14 bytes: for an untagged frame the IPv4
+/// header up to the protocol and beyond, for a frame with one 802.1Q tag the
+/// tag, the inner ethertype and the IPv4 header up to the protocol. One
+/// bounds check covers both; no CARP frame is shorter (70 bytes at least).
+/// Byte arrays only, so alignment 1.
+#[repr(C)]
+struct EthHead {
+    dst: [u8; 6],
+    src: [u8; 6],
+    ethertype: [u8; 2],
+    rest: [u8; 14],
+}
+
+/// Offsets into `EthHead::rest`.
+const UNTAGGED_PROTOCOL: usize = 9;
+const VLAN_TCI: usize = 0;
+const VLAN_ETHERTYPE: usize = 2;
+const VLAN_PROTOCOL: usize = VLAN_HDR_LEN + 9;
+
+/// Fixed part of the IPv4 header.
+#[repr(C)]
+struct Ipv4Hdr {
+    version_ihl: u8,
+    tos: u8,
+    tot_len: [u8; 2],
+    id: [u8; 2],
+    frag: [u8; 2],
+    ttl: u8,
+    protocol: u8,
+    check: [u8; 2],
+    src: [u8; 4],
+    dst: [u8; 4],
+}
+
+/// The one bounds-checked way to the packet: a pointer to a `T` at `offset`,
+/// or `Err` when the frame is shorter. `T` must have alignment 1.
+#[inline(always)]
+fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*const T, ()> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + offset + core::mem::size_of::<T>() > end {
+        return Err(());
+    }
+    Ok((start + offset) as *const T)
+}
+
+/// Adds one to a per-CPU counter.
+#[inline(always)]
+pub fn bump(map: &PerCpuArray<u64>, index: u32) {
+    if let Some(value) = map.get_ptr_mut(index) {
+        // SAFETY: the pointer comes from the map lookup and is valid for this
+        // CPU's slot; XDP runs with preemption disabled, so no one else
+        // writes the per-CPU slot meanwhile.
+        unsafe { *value += 1 };
+    }
+}
+
+#[inline(always)]
+fn not_carp<const COUNT: bool>() -> Result<u32, ()> {
+    if COUNT {
+        bump(&COUNTERS, counter::NOT_CARP);
+    }
+    Ok(XDP_PASS)
+}
+
+#[inline(always)]
+fn verdict(reason: u32, action: u32) -> Result<u32, ()> {
+    bump(&COUNTERS, reason);
+    Ok(action)
+}
+
+/// The program. `COUNT_NOT_CARP` is false only in the benchmark's variant
+/// that shows what the `NOT_CARP` counter costs.
+#[inline(always)]
+pub fn xcarp<const COUNT_NOT_CARP: bool>(ctx: &XdpContext) -> u32 {
+    match try_xcarp::<COUNT_NOT_CARP>(ctx) {
+        Ok(verdict) => verdict,
+        Err(()) => XDP_PASS,
+    }
+}
+
+#[inline(always)]
+fn try_xcarp<const COUNT_NOT_CARP: bool>(ctx: &XdpContext) -> Result<u32, ()> {
+    // Hot path: every frame on the interface comes through here.
+    let Ok(head) = ptr_at::<EthHead>(ctx, 0) else {
+        return not_carp::<COUNT_NOT_CARP>();
+    };
+    // SAFETY: `ptr_at` checked that the whole `EthHead` lies in the packet.
+    let (ethertype, rest) = unsafe { (&(*head).ethertype, &(*head).rest) };
+    let (l3, vlan) = if *ethertype == ETHERTYPE_IPV4 {
+        if rest[UNTAGGED_PROTOCOL] != IPPROTO_CARP {
+            return not_carp::<COUNT_NOT_CARP>();
+        }
+        (ETH_HDR_LEN, 0u16)
+    } else if *ethertype == ETHERTYPE_VLAN {
+        if rest[VLAN_ETHERTYPE..VLAN_ETHERTYPE + 2] != ETHERTYPE_IPV4
+            || rest[VLAN_PROTOCOL] != IPPROTO_CARP
+        {
+            return not_carp::<COUNT_NOT_CARP>();
+        }
+        let tci = u16::from_be_bytes([rest[VLAN_TCI], rest[VLAN_TCI + 1]]);
+        // VLAN id 0 (a priority tag) means "no VLAN", like an untagged frame.
+        (ETH_HDR_LEN + VLAN_HDR_LEN, tci & VLAN_ID_MASK)
+    } else {
+        return not_carp::<COUNT_NOT_CARP>();
+    };
+    carp(ctx, head, l3, vlan)
+}
+
+/// An IPv4 protocol-112 frame whose IP header starts at `l3`; `head` is the
+/// checked start of the frame.
+#[inline(always)]
+fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<u32, ()> {
+    let Ok(ip) = ptr_at::<Ipv4Hdr>(ctx, l3) else {
+        return verdict(counter::MALFORMED, XDP_PASS);
+    };
+    // SAFETY: `ptr_at` checked that the whole `Ipv4Hdr` lies in the packet.
+    let ip = unsafe { &*ip };
+    if ip.version_ihl >> 4 != 4 {
+        return verdict(counter::MALFORMED, XDP_PASS);
+    }
+    let ip_hdr_len = usize::from(ip.version_ihl & 0x0f) * 4;
+    if ip_hdr_len < IPV4_MIN_HDR_LEN {
+        return verdict(counter::MALFORMED, XDP_PASS);
+    }
+    let carp_off = l3 + ip_hdr_len;
+    let Ok(carp_head) = ptr_at::<[u8; 4]>(ctx, carp_off) else {
+        return verdict(counter::MALFORMED, XDP_PASS);
+    };
+    // SAFETY: `ptr_at` checked that the four bytes lie in the packet.
+    let [version_type, vhid, _advskew, authlen] = unsafe { *carp_head };
+
+    let key = VhidKey {
+        ifindex: ctx.ingress_ifindex() as u32,
+        vlan,
+        vhid: u16::from(vhid),
+    };
+    // SAFETY: the value is only read. An update from userspace swaps in a
+    // new hash element (RCU), so this sees the old or the new value; and
+    // every bit pattern is a valid `VhidConfig` anyway.
+    let Some(config) = (unsafe { VHIDS.get(&key) }) else {
+        return verdict(counter::FOREIGN_VHID, XDP_PASS);
+    };
+    if config.flags & VHID_FLAG_ENABLED == 0 {
+        return verdict(counter::FOREIGN_VHID, XDP_PASS);
+    }
+
+    // Not an advert at all (VRRP with the same id, say): not ours to drop.
+    if version_type != CARP_VERSION_TYPE || authlen != CARP_AUTHLEN {
+        return verdict(counter::NOT_ADVERT, XDP_PASS);
+    }
+    let Ok(carp) = ptr_at::<[u8; CARP_HEADER_LEN]>(ctx, carp_off) else {
+        return verdict(counter::TRUNCATED, XDP_PASS);
+    };
+    if u16::from_be_bytes(ip.frag) & IP_MF_OR_OFFSET != 0 {
+        return verdict(counter::FRAGMENT, XDP_DROP);
+    }
+    if ip.ttl != CARP_TTL {
+        return verdict(counter::BAD_TTL, XDP_DROP);
+    }
+    let tot_len = usize::from(u16::from_be_bytes(ip.tot_len));
+    if tot_len < ip_hdr_len + CARP_HEADER_LEN || ctx.data() + l3 + tot_len > ctx.data_end() {
+        return verdict(counter::BAD_LENGTH, XDP_DROP);
+    }
+    if ip.dst != config.group {
+        return verdict(counter::BAD_DESTINATION, XDP_DROP);
+    }
+    // SAFETY: `ptr_at` checked that the whole `EthHead` lies in the packet.
+    let eth = unsafe { &*head };
+    if config.flags & VHID_FLAG_BROADCAST != 0 && eth.dst != ETH_BROADCAST {
+        return verdict(counter::BAD_DESTINATION, XDP_DROP);
+    }
+    let own_count = config.own_count as usize;
+    let mut i = 0;
+    while i < MAX_OWN_ADDRS {
+        if i < own_count && config.own_addrs[i] == ip.src {
+            return verdict(counter::OWN_FRAME, XDP_DROP);
+        }
+        i += 1;
+    }
+    // SAFETY: `ptr_at` checked that the 36 bytes lie in the packet.
+    let carp = unsafe { &*carp };
+    if !checksums_verify(ctx, ip, l3, ip_hdr_len, carp) {
+        return verdict(counter::BAD_CHECKSUM, XDP_DROP);
+    }
+
+    let record = AdvertRecord {
+        // SAFETY: the helper has no preconditions.
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        ifindex: key.ifindex,
+        src_ip: ip.src,
+        dst_ip: ip.dst,
+        src_mac: eth.src,
+        vlan_id: vlan,
+        carp: *carp,
+    };
+    match EVENTS.output::<AdvertRecord>(&record, 0) {
+        Ok(()) => verdict(counter::ACCEPTED, XDP_DROP),
+        Err(_) => verdict(counter::RING_FULL, XDP_DROP),
+    }
+}
+
+/// Whether the IPv4 header (with its options) and the CARP header each sum
+/// to 0xffff in one's complement (RFC 1071). Only adverts for a configured
+/// VHID get here, about one a second per peer.
+#[inline(always)]
+fn checksums_verify(
+    ctx: &XdpContext,
+    ip: &Ipv4Hdr,
+    l3: usize,
+    ip_hdr_len: usize,
+    carp: &[u8; CARP_HEADER_LEN],
+) -> bool {
+    let header_sum = if ip_hdr_len == IPV4_MIN_HDR_LEN {
+        // SAFETY: `Ipv4Hdr` is the 20-byte header, of alignment 1.
+        sum_words(0, unsafe {
+            &*(ip as *const Ipv4Hdr).cast::<[u8; IPV4_MIN_HDR_LEN]>()
+        })
+    } else {
+        // With options the header is 24..=60 bytes, and the 36 CARP bytes
+        // follow it, so at least 60 bytes lie at `l3`: one constant-size
+        // bounds check covers every option length (the verifier cannot
+        // follow a variable-length read), and words past the header are
+        // left out of the sum.
+        let Ok(bytes) = ptr_at::<[u8; IPV4_MAX_HDR_LEN]>(ctx, l3) else {
+            return false;
+        };
+        // SAFETY: `ptr_at` checked that the 60 bytes lie in the packet.
+        let bytes = unsafe { &*bytes };
+        let mut sum = 0u32;
+        let mut i = 0;
+        while i + 1 < IPV4_MAX_HDR_LEN {
+            if i < ip_hdr_len {
+                sum += u32::from(u16::from_be_bytes([bytes[i], bytes[i + 1]]));
+            }
+            i += 2;
+        }
+        sum
+    };
+    folds_to_ffff(header_sum) && folds_to_ffff(sum_words(0, carp))
+}
+
+#[inline(always)]
+fn sum_words<const N: usize>(mut sum: u32, bytes: &[u8; N]) -> u32 {
+    let mut i = 0;
+    while i + 1 < N {
+        sum += u32::from(u16::from_be_bytes([bytes[i], bytes[i + 1]]));
+        i += 2;
+    }
+    sum
+}
+
+#[inline(always)]
+fn folds_to_ffff(mut sum: u32) -> bool {
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum == 0xffff
+}

@@ -8,12 +8,15 @@
 use std::{net::Ipv4Addr, process::ExitCode, time::Duration};
 
 use carp_common::{XDP_BASELINE_PROGRAM_NAME, XDP_PROGRAM_NAME};
-use xcarp::xdp::VhidSettings;
+use xcarp::xdp::{VhidSettings, XdpAttachment};
 
 #[path = "../tests/xdp_common/mod.rs"]
 mod xdp_common;
 
 use xdp_common::{Carp, Frame};
+
+/// Built beside the daemon's object by carp-user's build script.
+static BENCH_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/carp-bench"));
 
 const BASELINE_COUNT: &str = "xcarp_baseline_count";
 const UNCOUNTED: &str = "xcarp_uncounted";
@@ -36,14 +39,19 @@ fn main() -> ExitCode {
             }
         }
     }
-    let Some(mut xdp) = xdp_common::setup() else {
+    // The kernel-feature checks; the daemon's object they load is not used.
+    if xdp_common::setup().is_none() {
         return ExitCode::FAILURE;
-    };
+    }
+    // The benchmark's own build: the daemon's program plus the baselines.
+    let mut xdp = XdpAttachment::load_object_unattached(BENCH_OBJECT, xdp_common::lo_ifindex())
+        .expect("load the benchmark's XDP object");
     let group = Ipv4Addr::new(224, 0, 0, 18);
     let peer = Ipv4Addr::new(192, 0, 2, 2);
     let own = Ipv4Addr::new(192, 0, 2, 1);
     xdp.configure_vhid(VhidSettings {
         vhid: 42,
+        vlan: 0,
         group,
         broadcast: false,
         own_addrs: &[own],

@@ -17,7 +17,7 @@ use aya::{
 };
 use carp_common::{
     AdvertRecord, MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, MAX_OWN_ADDRS, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VhidConfig, VhidKey, XDP_PROGRAM_NAME, counter,
+    VHID_FLAG_ENABLED, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME, counter,
 };
 use tokio::io::unix::AsyncFd;
 
@@ -74,6 +74,8 @@ pub enum XdpError {
     },
     #[error("VHID {0} is out of range (1..=255)")]
     InvalidVhid(u8),
+    #[error("VLAN id {0} is out of range (0 for untagged, 1..=4094)")]
+    InvalidVlan(u16),
     #[error("VHID {vhid}: {count} own addresses given, the XDP filter holds at most {max}")]
     TooManyOwnAddrs { vhid: u8, count: usize, max: usize },
     #[error("waiting on the advert ring buffer failed: {0}")]
@@ -111,6 +113,10 @@ pub fn object_bytes() -> &'static [u8] {
 pub struct VhidSettings<'a> {
     /// 1..=255.
     pub vhid: u8,
+    /// 802.1Q VLAN id the adverts arrive tagged with on this interface, 0
+    /// for untagged frames (an instance on `eth0.N`'s own interface sees
+    /// untagged frames too).
+    pub vlan: u16,
     /// The IP destination adverts carry (ucarp `--mcast`, default 224.0.0.18).
     pub group: Ipv4Addr,
     /// ucarp `--nomcast`: adverts arrive with Ethernet destination
@@ -152,6 +158,8 @@ pub struct XdpCounters {
     pub own_frame: u64,
     /// Dropped: valid, but the ring buffer was full.
     pub ring_full: u64,
+    /// Dropped: IPv4 header or CARP checksum does not verify.
+    pub bad_checksum: u64,
 }
 
 impl XdpCounters {
@@ -172,6 +180,7 @@ impl XdpCounters {
             bad_destination: at(counter::BAD_DESTINATION),
             own_frame: at(counter::OWN_FRAME),
             ring_full: at(counter::RING_FULL),
+            bad_checksum: at(counter::BAD_CHECKSUM),
         }
     }
 
@@ -192,6 +201,7 @@ impl XdpCounters {
             counter::BAD_DESTINATION => self.bad_destination,
             counter::OWN_FRAME => self.own_frame,
             counter::RING_FULL => self.ring_full,
+            counter::BAD_CHECKSUM => self.bad_checksum,
             _ => 0,
         }
     }
@@ -205,6 +215,7 @@ impl XdpCounters {
             + self.bad_destination
             + self.own_frame
             + self.ring_full
+            + self.bad_checksum
     }
 }
 
@@ -213,7 +224,7 @@ impl fmt::Display for XdpCounters {
         write!(
             f,
             "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
-             dropped {} (fragment {} ttl {} length {} destination {} own {} ring-full {})",
+             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
@@ -226,6 +237,7 @@ impl fmt::Display for XdpCounters {
             self.bad_length,
             self.bad_destination,
             self.own_frame,
+            self.bad_checksum,
             self.ring_full,
         )
     }
@@ -271,10 +283,16 @@ impl XdpAttachment {
     /// VHIDs to be configured for `ifindex`: for BPF_PROG_TEST_RUN, where the
     /// frames arrive on the loopback device of the caller's namespace.
     pub fn load_unattached(ifindex: u32) -> Result<Self, XdpError> {
-        if !object_is_embedded() {
+        Self::load_object_unattached(EBPF_OBJECT, ifindex)
+    }
+
+    /// Like [`Self::load_unattached`] for another build of the program
+    /// (the benchmark's object, which adds baseline programs).
+    pub fn load_object_unattached(object: &[u8], ifindex: u32) -> Result<Self, XdpError> {
+        if object.is_empty() {
             return Err(XdpError::StubObject);
         }
-        let mut ebpf = Ebpf::load(EBPF_OBJECT)?;
+        let mut ebpf = Ebpf::load(object)?;
         let program: &mut Xdp = ebpf
             .program_mut(XDP_PROGRAM_NAME)
             .ok_or(XdpError::MissingProgram)?
@@ -317,6 +335,9 @@ impl XdpAttachment {
         if settings.vhid == 0 {
             return Err(XdpError::InvalidVhid(settings.vhid));
         }
+        if settings.vlan >= VLAN_ID_MASK {
+            return Err(XdpError::InvalidVlan(settings.vlan));
+        }
         if settings.own_addrs.len() > MAX_OWN_ADDRS {
             return Err(XdpError::TooManyOwnAddrs {
                 vhid: settings.vhid,
@@ -337,7 +358,7 @@ impl XdpAttachment {
             *slot = addr.octets();
         }
         config.own_count = u32::try_from(settings.own_addrs.len()).unwrap_or(u32::MAX);
-        let key = self.key(settings.vhid);
+        let key = self.key(settings.vlan, settings.vhid);
         self.vhids()?
             .insert(key, config, 0)
             .map_err(|source| XdpError::Map {
@@ -346,10 +367,10 @@ impl XdpAttachment {
             })
     }
 
-    /// Stops accepting adverts for `vhid`: its frames pass again. Removing a
-    /// VHID that is not configured is not an error.
-    pub fn remove_vhid(&mut self, vhid: u8) -> Result<(), XdpError> {
-        let key = self.key(vhid);
+    /// Stops accepting adverts for `vhid` on `vlan`: its frames pass again.
+    /// Removing a VHID that is not configured is not an error.
+    pub fn remove_vhid(&mut self, vlan: u16, vhid: u8) -> Result<(), XdpError> {
+        let key = self.key(vlan, vhid);
         match self.vhids()?.remove(&key) {
             Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
             Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
@@ -439,10 +460,11 @@ impl XdpAttachment {
             .map_err(|e| XdpError::Verify(Box::new(e)))
     }
 
-    fn key(&self, vhid: u8) -> VhidKey {
+    fn key(&self, vlan: u16, vhid: u8) -> VhidKey {
         VhidKey {
             ifindex: self.ifindex,
-            vhid: u32::from(vhid),
+            vlan,
+            vhid: u16::from(vhid),
         }
     }
 

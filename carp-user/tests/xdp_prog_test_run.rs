@@ -27,6 +27,7 @@ fn fixture() -> Option<XdpAttachment> {
     let mut xdp = setup()?;
     xdp.configure_vhid(VhidSettings {
         vhid: VHID,
+        vlan: 0,
         group: GROUP,
         broadcast: false,
         own_addrs: &[OWN, OWN_2],
@@ -161,15 +162,119 @@ fn valid_advert_is_accepted_with_its_exact_record() {
     assert_eq!(record.carp[8..16], [1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
+/// Tagged/untagged × served/unserved: an instance serves its own VLAN only
+/// (0 = untagged), so a same-VHID cluster on another VLAN of the interface
+/// keeps its adverts instead of losing them to us (split brain there).
 #[test]
-fn vlan_tagged_advert_for_our_vhid_is_accepted_with_its_vlan_id() {
+fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
     let Some(mut xdp) = fixture() else { return };
-    let mut frame = valid();
-    frame.vlan = Some(0x0abc);
-    frame.vlan_pcp = 0xe; // priority bits must not leak into the id
-    let record = accept(&mut xdp, &frame.build());
-    assert_eq!(record.vlan_id, 0x0abc);
-    assert_eq!(record, expected_record(&frame, record.timestamp_ns));
+    let mut reader = xdp_common::reader(&mut xdp);
+    let tagged = |vlan: u16| {
+        let mut frame = valid();
+        frame.vlan = Some(vlan);
+        frame.vlan_pcp = 0xe; // priority bits must not leak into the id
+        frame
+    };
+    let mut accepted = |xdp: &XdpAttachment, frame: &Frame| {
+        run(xdp, &frame.build(), XDP_DROP, Some(counter::ACCEPTED));
+        let record = reader
+            .try_next()
+            .expect("read the ring")
+            .expect("an accepted frame leaves a record");
+        assert_eq!(record, expected_record(frame, record.timestamp_ns));
+    };
+
+    // Only the untagged instance is configured.
+    run(
+        &xdp,
+        &tagged(0x0abc).build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+    run(
+        &xdp,
+        &tagged(7).build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+    accepted(&xdp, &valid());
+    // A priority tag (VLAN id 0) is an untagged frame with a priority.
+    accepted(&xdp, &tagged(0));
+
+    // Serve VLAN 0xabc too: its frames are ours, VLAN 7's still pass.
+    xdp.configure_vhid(VhidSettings {
+        vhid: VHID,
+        vlan: 0x0abc,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &[OWN],
+    })
+    .expect("configure VHID 42 on VLAN 0xabc");
+    accepted(&xdp, &tagged(0x0abc));
+    run(
+        &xdp,
+        &tagged(7).build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+    accepted(&xdp, &valid());
+
+    // Serve VLAN 0xabc only: untagged frames of the VHID now pass.
+    xdp.remove_vhid(0, VHID)
+        .expect("remove the untagged instance");
+    run(
+        &xdp,
+        &valid().build(),
+        XDP_PASS,
+        Some(counter::FOREIGN_VHID),
+    );
+    accepted(&xdp, &tagged(0x0abc));
+
+    // 4095 is reserved and cannot be configured.
+    let err = xdp
+        .configure_vhid(VhidSettings {
+            vhid: VHID,
+            vlan: 4095,
+            group: GROUP,
+            broadcast: false,
+            own_addrs: &[OWN],
+        })
+        .expect_err("VLAN 4095 is reserved");
+    assert!(err.to_string().contains("4095"), "{err}");
+}
+
+/// The IPv4 header checksum (with options) and the CARP checksum are
+/// verified in the kernel, so the daemon never sees a corrupted advert.
+#[test]
+fn bad_ip_or_carp_checksums_are_dropped() {
+    let Some(mut xdp) = fixture() else { return };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let good = valid().build();
+    let l3 = 14;
+    for (what, offset) in [
+        ("IP checksum field", l3 + 10),
+        ("IP id", l3 + 4),
+        ("CARP checksum field", l3 + 20 + 6),
+        ("CARP counter", l3 + 20 + 12),
+        ("CARP digest", l3 + 20 + 30),
+    ] {
+        let mut bad = good.clone();
+        bad[offset] ^= 0x01;
+        let before = xdp.counters().expect("read counters");
+        let result = xdp.test_run(&bad, 1).expect("BPF_PROG_TEST_RUN");
+        let after = xdp.counters().expect("read counters");
+        assert_eq!(result.return_value, XDP_DROP, "{what}");
+        assert_moved(&before, &after, Some(counter::BAD_CHECKSUM), 1);
+    }
+    // With options, the options are summed too.
+    let mut with_options = valid();
+    with_options.ip_options = vec![1, 1, 1, 0, 0x94, 4, 0, 0];
+    let mut bytes = with_options.build();
+    run(&xdp, &bytes, XDP_DROP, Some(counter::ACCEPTED));
+    let record = reader.try_next().expect("read the ring").expect("a record");
+    assert_eq!(record, expected_record(&with_options, record.timestamp_ns));
+    bytes[l3 + 20 + 5] ^= 0x40; // inside the options
+    run(&xdp, &bytes, XDP_DROP, Some(counter::BAD_CHECKSUM));
 }
 
 #[test]
@@ -227,6 +332,7 @@ fn vhid_configured_for_another_interface_passes() {
     let mut xdp = XdpAttachment::load_unattached(lo_ifindex() + 1000).expect("load");
     xdp.configure_vhid(VhidSettings {
         vhid: VHID,
+        vlan: 0,
         group: GROUP,
         broadcast: false,
         own_addrs: &[OWN],
@@ -248,7 +354,8 @@ fn disabled_vhid_passes_like_a_foreign_one() {
     let Some(mut xdp) = fixture() else { return };
     let key = VhidKey {
         ifindex: lo_ifindex(),
-        vhid: u32::from(VHID),
+        vlan: 0,
+        vhid: u16::from(VHID),
     };
     let mut vhids: HashMap<_, VhidKey, VhidConfig> =
         HashMap::try_from(xdp.ebpf_mut().map_mut(MAP_VHIDS).expect("VHIDS map"))
@@ -396,6 +503,7 @@ fn broadcast_mode_needs_ethernet_broadcast() {
     let Some(mut xdp) = fixture() else { return };
     xdp.configure_vhid(VhidSettings {
         vhid: VHID,
+        vlan: 0,
         group: GROUP,
         broadcast: true,
         own_addrs: &[OWN],
@@ -445,6 +553,7 @@ fn runtime_configuration_changes_apply_without_reload() {
 
     xdp.configure_vhid(VhidSettings {
         vhid: 9,
+        vlan: 0,
         group: GROUP,
         broadcast: false,
         own_addrs: &[],
@@ -454,6 +563,7 @@ fn runtime_configuration_changes_apply_without_reload() {
 
     xdp.configure_vhid(VhidSettings {
         vhid: 9,
+        vlan: 0,
         group: group2,
         broadcast: false,
         own_addrs: &[],
@@ -466,6 +576,7 @@ fn runtime_configuration_changes_apply_without_reload() {
 
     xdp.configure_vhid(VhidSettings {
         vhid: 9,
+        vlan: 0,
         group: group2,
         broadcast: false,
         own_addrs: &[PEER],
@@ -473,9 +584,9 @@ fn runtime_configuration_changes_apply_without_reload() {
     .expect("make the peer an own address");
     run(&xdp, &frame9, XDP_DROP, Some(counter::OWN_FRAME));
 
-    xdp.remove_vhid(9).expect("remove VHID 9");
+    xdp.remove_vhid(0, 9).expect("remove VHID 9");
     run(&xdp, &frame9, XDP_PASS, Some(counter::FOREIGN_VHID));
-    xdp.remove_vhid(9).expect("removing twice is fine");
+    xdp.remove_vhid(0, 9).expect("removing twice is fine");
     // VHID 42 was untouched throughout.
     run(&xdp, &valid().build(), XDP_DROP, Some(counter::ACCEPTED));
     assert!(reader.try_next().expect("ring").is_some());
@@ -489,6 +600,7 @@ fn configuration_limits_are_enforced() {
     let err = xdp
         .configure_vhid(VhidSettings {
             vhid: 5,
+            vlan: 0,
             group: GROUP,
             broadcast: false,
             own_addrs: &many,
@@ -497,6 +609,7 @@ fn configuration_limits_are_enforced() {
     assert!(err.to_string().contains("at most"), "{err}");
     xdp.configure_vhid(VhidSettings {
         vhid: 5,
+        vlan: 0,
         group: GROUP,
         broadcast: false,
         own_addrs: &many[..carp_common::MAX_OWN_ADDRS],
@@ -508,6 +621,7 @@ fn configuration_limits_are_enforced() {
     assert!(
         xdp.configure_vhid(VhidSettings {
             vhid: 0,
+            vlan: 0,
             group: GROUP,
             broadcast: false,
             own_addrs: &[],
@@ -640,6 +754,7 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
         assert_eq!(xdp.mode_name(), expected_mode);
         xdp.configure_vhid(VhidSettings {
             vhid: 42,
+            vlan: 0,
             group: GROUP,
             broadcast: false,
             own_addrs: &[Ipv4Addr::new(10, 99, 0, 2)],
@@ -757,4 +872,25 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
     })
     .join()
     .expect("the attach thread panicked");
+}
+
+/// The daemon's object carries the `xcarp` program and its three maps only:
+/// the benchmark's baselines are built into an object of their own.
+#[test]
+fn daemon_object_holds_only_the_xcarp_program() {
+    use carp_common::{MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, XDP_PROGRAM_NAME};
+
+    if setup().is_none() {
+        return;
+    }
+    let ebpf = aya::Ebpf::load(xcarp::xdp::object_bytes()).expect("load the daemon's object");
+    let programs: Vec<&str> = ebpf.programs().map(|(name, _)| name).collect();
+    assert_eq!(programs, [XDP_PROGRAM_NAME]);
+    let mut maps: Vec<&str> = ebpf
+        .maps()
+        .map(|(name, _)| name)
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    maps.sort_unstable();
+    assert_eq!(maps, [MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS]);
 }

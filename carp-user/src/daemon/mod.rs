@@ -134,6 +134,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             );
             attachment.configure_vhid(VhidSettings {
                 vhid: config.vhid,
+                vlan: 0,
                 group: config.group,
                 broadcast: config.nomcast,
                 own_addrs: &[config.srcip],
