@@ -120,6 +120,8 @@ fn full_frame_vector_decodes_and_authenticates() {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
         group: GROUP,
+        broadcast: false,
+        vlan: 0,
     };
     let packet = filter
         .accept_frame(&frame, &notes_auth())
@@ -278,6 +280,8 @@ fn check_capture(c: &Capture) -> Vec<u64> {
         own_src: Ipv4Addr::new(10, 99, 0, 99),
         vhid: c.vhid,
         group: c.group,
+        broadcast: false,
+        vlan: 0,
     };
     let mut counters = Vec::new();
     let mut garps = 0;
@@ -526,6 +530,8 @@ fn packet_with_options(words: u8) -> Vec<u8> {
     packet.extend(std::iter::repeat_n(0x01, usize::from(words) * 4));
     packet.extend_from_slice(&base[20..]);
     packet[0] = 0x45 + words;
+    let total = u16::try_from(packet.len()).expect("fits");
+    packet[2..4].copy_from_slice(&total.to_be_bytes());
     fix_ip_checksum(&mut packet);
     packet
 }
@@ -567,6 +573,8 @@ fn filter_rejects_wrong_vhid_group_and_own_source() {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
         group: GROUP,
+        broadcast: false,
+        vlan: 0,
     };
     assert!(ours.accept(&packet, &auth).is_ok());
     let other_vhid = RxFilter { vhid: 43, ..ours };
@@ -597,6 +605,8 @@ fn filter_checks_vhid_before_checksum_like_ucarp() {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
         group: GROUP,
+        broadcast: false,
+        vlan: 0,
     };
     assert_eq!(
         filter.accept(&packet, &notes_auth()),
@@ -615,6 +625,8 @@ fn bad_digest_is_rejected_with_ucarp_log() {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
         group: GROUP,
+        broadcast: false,
+        vlan: 0,
     };
     let err = filter
         .accept(&packet, &notes_auth())
@@ -649,6 +661,8 @@ fn accept_header_checks_the_carp_part_alone() {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
         group: GROUP,
+        broadcast: false,
+        vlan: 0,
     };
     let auth = notes_auth();
     let header = filter
@@ -716,7 +730,7 @@ proptest::proptest! {
     fn single_bit_flips_are_rejected(bit in 0usize..56 * 8) {
         let mut packet = valid_packet();
         packet[bit / 8] ^= 1 << (bit % 8);
-        let filter = RxFilter { own_src: Ipv4Addr::new(10, 1, 1, 2), vhid: 42, group: GROUP };
+        let filter = RxFilter { own_src: Ipv4Addr::new(10, 1, 1, 2), vhid: 42, group: GROUP, broadcast: false, vlan: 0 };
         // Fields no check looks at (TOS, length, id, flags) are still
         // covered by the IP header checksum.
         let result = filter.accept(&packet, &notes_auth());
@@ -728,4 +742,90 @@ proptest::proptest! {
         let header = CarpHeader::advert(vhid, advbase, advskew, counter, digest);
         proptest::prop_assert_eq!(CarpHeader::decode(&header.encode()), Ok(header));
     }
+}
+
+/// The checks the XDP program makes beyond ucarp's, made the same way in
+/// userspace (the socket-filter path and the simulator use them).
+#[test]
+fn fragments_total_length_authlen_vlan_and_broadcast_are_checked_like_the_kernel() {
+    let frame = hex(&notes_frame_hex());
+    let filter = RxFilter {
+        own_src: Ipv4Addr::new(10, 1, 1, 2),
+        vhid: 42,
+        group: GROUP,
+        broadcast: false,
+        vlan: 0,
+    };
+    let auth = notes_auth();
+    assert!(filter.accept_frame(&frame, &auth).is_ok());
+    let l3 = 14;
+
+    for flags in [0x2000u16, 0x0001, 0x6001] {
+        let mut f = frame.clone();
+        f[l3 + 6..l3 + 8].copy_from_slice(&flags.to_be_bytes());
+        fix_ip_checksum(&mut f[l3..l3 + 20]);
+        assert_eq!(
+            filter.accept_frame(&f, &auth),
+            Err(RxError::Decode(DecodeError::Fragment)),
+            "flags {flags:#06x}"
+        );
+    }
+    for total in [55u16, 57, 1500] {
+        let mut f = frame.clone();
+        f[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
+        fix_ip_checksum(&mut f[l3..l3 + 20]);
+        assert_eq!(
+            filter.accept_frame(&f, &auth),
+            Err(RxError::Decode(DecodeError::BadTotalLength {
+                total_len: total,
+                len: 56
+            })),
+            "total length {total}"
+        );
+    }
+    // Ethernet padding after the packet is fine.
+    let mut padded = frame.clone();
+    padded.extend([0; 8]);
+    assert!(filter.accept_frame(&padded, &auth).is_ok());
+
+    let mut f = frame.clone();
+    f[l3 + 20 + 3] = 6;
+    fix_carp_checksum(&mut f[l3 + 20..]);
+    assert_eq!(
+        filter.accept_frame(&f, &auth),
+        Err(RxError::Decode(DecodeError::BadAuthLen(6)))
+    );
+
+    // 802.1Q: VLAN 7 is not this instance's; a priority tag is untagged.
+    let tagged = |tci: u16| {
+        let mut f = frame[..12].to_vec();
+        f.extend([0x81, 0x00]);
+        f.extend(tci.to_be_bytes());
+        f.extend(&frame[12..]);
+        f
+    };
+    assert_eq!(
+        filter.accept_frame(&tagged(0x2007), &auth),
+        Err(RxError::OtherVlan(7))
+    );
+    assert!(filter.accept_frame(&tagged(0xe000), &auth).is_ok());
+    let on_vlan_7 = RxFilter { vlan: 7, ..filter };
+    assert!(on_vlan_7.accept_frame(&tagged(0x2007), &auth).is_ok());
+    assert_eq!(
+        on_vlan_7.accept_frame(&frame, &auth),
+        Err(RxError::OtherVlan(0))
+    );
+
+    // --nomcast: the frame must be an Ethernet broadcast.
+    let broadcast = RxFilter {
+        broadcast: true,
+        ..filter
+    };
+    assert_eq!(
+        broadcast.accept_frame(&frame, &auth),
+        Err(RxError::NotBroadcast)
+    );
+    let mut f = frame.clone();
+    f[..6].copy_from_slice(&[0xff; 6]);
+    assert!(broadcast.accept_frame(&f, &auth).is_ok());
 }

@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
         group: Ipv4Addr::new(224, 0, 0, 18),
+        broadcast: false,
+        vlan: 0,
     };
     if let Err(e) = filter.accept(data, &auth) {
         let _ = e.ucarp_log();

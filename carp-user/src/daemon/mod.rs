@@ -150,7 +150,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 interface.name,
                 config.vhid
             );
-            let receiver = SocketReceiver::open(interface.index, config.vhid)?;
+            let receiver = SocketReceiver::open(interface.index, config.vhid, 0)?;
             (None, Rx::Socket(receiver))
         }
         Err(e) => return Err(e.into()),
@@ -179,6 +179,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         own_src: config.srcip,
         vhid: config.vhid,
         group: config.group,
+        broadcast: config.nomcast,
+        // The command line runs one instance on the interface it names;
+        // on `eth0.N` that interface's frames are untagged.
+        vlan: 0,
     };
     let mut daemon = Daemon {
         config,

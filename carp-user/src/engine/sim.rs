@@ -282,6 +282,8 @@ impl Sim {
                     own_src: receiver.src,
                     vhid: self.vhid,
                     group: GROUP,
+                    broadcast: false,
+                    vlan: 0,
                 };
                 match filter.accept_frame(frame, &self.auth) {
                     Ok(packet) => self.feed(to, Event::Advert(packet.received_advert())),

@@ -92,12 +92,13 @@ impl CarpHeader {
         out
     }
 
-    /// Parses and checks a CARP header: length, version, checksum, type.
-    /// Bytes past the 36-byte header are ignored. `authlen` and `demote` are
-    /// returned as found (ucarp checks neither).
+    /// Parses and checks a CARP header: length, version, checksum, type,
+    /// authlen. Bytes past the 36-byte header are ignored. `demote` is
+    /// returned as found (ucarp ignores it).
     ///
     /// # Errors
-    /// `Truncated`, `BadVersion`, `BadCarpChecksum` or `BadType`.
+    /// `Truncated`, `BadVersion`, `BadCarpChecksum`, `BadType` or
+    /// `BadAuthLen`.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let header = Self::decode_unchecked(bytes)?;
         if header.version != VERSION {
@@ -146,6 +147,11 @@ impl CarpHeader {
         // so anything else is noise and is dropped.
         if header.kind != TYPE_ADVERTISEMENT {
             return Err(DecodeError::BadType(header.kind));
+        }
+        // ucarp does not check it; every CARP sender uses 7, and the XDP
+        // program leaves anything else to the stack (it may be VRRPv2).
+        if header.authlen != AUTHLEN {
+            return Err(DecodeError::BadAuthLen(header.authlen));
         }
         Ok(header)
     }

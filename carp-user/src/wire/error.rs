@@ -32,6 +32,14 @@ pub enum DecodeError {
         ip_len: usize,
         carp_len: usize,
     },
+    /// An IP fragment (MF set or a fragment offset): adverts are never
+    /// fragmented.
+    #[error("IP fragment")]
+    Fragment,
+    /// The IP total length is shorter than header + CARP header, or longer
+    /// than the packet.
+    #[error("IP total length {total_len} does not fit the {len}-byte packet")]
+    BadTotalLength { total_len: u16, len: usize },
     /// TTL other than 255: the advert was routed, so it is not link-local.
     #[error("bad TTL {0}, expected 255")]
     BadTtl(u8),
@@ -47,6 +55,9 @@ pub enum DecodeError {
     /// CARP type other than 1 (advertisement).
     #[error("bad CARP type {0}, expected 1 (advertisement)")]
     BadType(u8),
+    /// CARP authlen other than 7 (counter + digest).
+    #[error("bad CARP authlen {0}, expected 7")]
+    BadAuthLen(u8),
 }
 
 impl DecodeError {
@@ -77,6 +88,13 @@ impl DecodeError {
                 Some((LogLevel::Warning, "Bad IP checksum".to_owned()))
             }
             Self::BadType(t) => Some((LogLevel::Debug, format!("Ignoring CARP type: [{t}]"))),
+            // Checks ucarp does not make: the closest of its texts.
+            Self::Fragment => Some((LogLevel::Debug, "Ignoring IP fragment".to_owned())),
+            Self::BadTotalLength { total_len, len } => Some((
+                LogLevel::Debug,
+                format!("Bogus size: caplen=[{len}], ip total length=[{total_len}]"),
+            )),
+            Self::BadAuthLen(n) => Some((LogLevel::Debug, format!("Ignoring CARP authlen: [{n}]"))),
         }
     }
 }
@@ -96,6 +114,13 @@ pub enum RxError {
     /// Advert sent to another group address.
     #[error("advert sent to {0}, not our group")]
     OtherGroup(Ipv4Addr),
+    /// Frame tagged with a VLAN this instance does not serve (0: untagged).
+    #[error("frame of VLAN {0}, not ours")]
+    OtherVlan(u16),
+    /// Broadcast (`--nomcast`) mode, but the frame was not sent to the
+    /// Ethernet broadcast address.
+    #[error("not sent to the Ethernet broadcast address (--nomcast)")]
+    NotBroadcast,
     /// HMAC mismatch: other password, vhid or virtual address. Carries the
     /// first bytes of the expected and received digests, as ucarp logs them.
     #[error("bad digest")]
@@ -117,6 +142,11 @@ impl RxError {
             Self::OtherGroup(dst) => Some((
                 LogLevel::Debug,
                 format!("Ignoring different multicast ip: [{dst}]"),
+            )),
+            Self::OtherVlan(vlan) => Some((LogLevel::Debug, format!("Ignoring VLAN: [{vlan}]"))),
+            Self::NotBroadcast => Some((
+                LogLevel::Debug,
+                "Ignoring advert not sent to the broadcast address".to_owned(),
             )),
             Self::BadDigest { expected, received } => Some((
                 LogLevel::Warning,

@@ -13,6 +13,10 @@ use crate::{auth::CarpAuth, engine::ReceivedAdvert};
 pub const IPV4_MIN_LEN: usize = 20;
 /// Largest IPv4 header: IHL 15 words.
 pub const IPV4_MAX_LEN: usize = 60;
+/// Flags/fragment-offset field: MF bit and the 13-bit offset.
+const IP_MF_OR_OFFSET: u16 = 0x3fff;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const VLAN_TAG_LEN: usize = 4;
 
 /// An IPv4 packet carrying a CARP header.
 ///
@@ -36,8 +40,9 @@ pub const IPV4_MAX_LEN: usize = 60;
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Like ucarp, the decoder does not check total length, fragmentation or
-/// the Ethernet addresses.
+/// Beyond ucarp's checks, the decoder rejects fragments and a total length
+/// that disagrees with the packet, as the XDP program does (docs/xdp.md,
+/// "One set of rules").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipv4Carp {
     /// IP header length in bytes (20..=60).
@@ -54,13 +59,19 @@ pub struct Ipv4Carp {
 }
 
 /// What identifies adverts meant for this instance (ucarp's `--srcip`,
-/// `--vhid`, `--mcast`).
+/// `--vhid`, `--mcast`, `--nomcast`, and the VLAN it serves).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RxFilter {
     /// Our own source address: adverts from it are our own, looped back.
     pub own_src: Ipv4Addr,
     pub vhid: u8,
     pub group: Ipv4Addr,
+    /// `--nomcast`: whole frames must be sent to the Ethernet broadcast
+    /// address (the IP destination is still the group).
+    pub broadcast: bool,
+    /// 802.1Q VLAN id whole frames must carry, 0 for untagged (a priority
+    /// tag, VLAN id 0, counts as untagged).
+    pub vlan: u16,
 }
 
 impl Ipv4Carp {
@@ -109,12 +120,25 @@ impl RxFilter {
         Ok(decoded)
     }
 
-    /// Same as [`RxFilter::accept`] for an Ethernet frame (no VLAN tag).
+    /// Same as [`RxFilter::accept`] for an Ethernet frame, with the checks
+    /// the XDP program makes on the Ethernet header: the VLAN (an in-band
+    /// 802.1Q tag, none or a priority tag for VLAN 0) and, in broadcast
+    /// mode, the broadcast destination.
     ///
     /// # Errors
-    /// As [`RxFilter::accept`], plus a short or non-IPv4 frame.
+    /// As [`RxFilter::accept`], plus a short or non-IPv4 frame, another
+    /// VLAN, or a non-broadcast frame in broadcast mode.
     pub fn accept_frame(&self, frame: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
-        self.accept(ipv4_payload(frame)?, auth)
+        let (vlan, payload) = vlan_and_ipv4_payload(frame)?;
+        if vlan != self.vlan {
+            return Err(RxError::OtherVlan(vlan));
+        }
+        let decoded = decode_checked(payload, self)?;
+        if self.broadcast && frame[..6] != [0xff; 6] {
+            return Err(RxError::NotBroadcast);
+        }
+        verify_digest(&decoded.carp, auth)?;
+        Ok(decoded)
     }
 
     /// Receive path for a CARP header whose IP header was already checked
@@ -199,6 +223,34 @@ pub fn ipv4_payload(frame: &[u8]) -> Result<&[u8], DecodeError> {
     Ok(payload)
 }
 
+/// The VLAN id (0 when untagged or priority-tagged) and IPv4 payload of an
+/// Ethernet frame with at most one 802.1Q tag, as the XDP program reads it.
+///
+/// # Errors
+/// A frame too short for its headers, or not carrying IPv4.
+pub fn vlan_and_ipv4_payload(frame: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
+    if frame.get(12..14) == Some(&ETHERTYPE_VLAN.to_be_bytes()[..]) {
+        let Some(tag) = frame.get(14..16) else {
+            return Err(DecodeError::TooShort {
+                len: frame.len(),
+                needed: ETHERNET_LEN + VLAN_TAG_LEN,
+            });
+        };
+        let vlan = u16::from_be_bytes([tag[0], tag[1]]) & carp_common::VLAN_ID_MASK;
+        // The tag sits between the addresses and the inner ethertype.
+        let inner = &frame[VLAN_TAG_LEN..];
+        let payload = ipv4_payload(inner).map_err(|e| match e {
+            DecodeError::TooShort { len, needed } => DecodeError::TooShort {
+                len: len + VLAN_TAG_LEN,
+                needed: needed + VLAN_TAG_LEN,
+            },
+            other => other,
+        })?;
+        return Ok((vlan, payload));
+    }
+    Ok((0, ipv4_payload(frame)?))
+}
+
 fn verify_digest(header: &CarpHeader, auth: &CarpAuth) -> Result<(), RxError> {
     if auth.verify(header.counter, &header.digest) {
         return Ok(());
@@ -252,6 +304,18 @@ fn decode_checked<F: Filter>(packet: &[u8], filter: &F) -> Result<Ipv4Carp, F::E
         }
         .into());
     };
+    let flags_fragment = u16::from_be_bytes([fixed[6], fixed[7]]);
+    if flags_fragment & IP_MF_OR_OFFSET != 0 {
+        return Err(DecodeError::Fragment.into());
+    }
+    let total_len = u16::from_be_bytes([fixed[2], fixed[3]]);
+    if usize::from(total_len) < header_len + CARP_LEN || usize::from(total_len) > packet.len() {
+        return Err(DecodeError::BadTotalLength {
+            total_len,
+            len: packet.len(),
+        }
+        .into());
+    }
     let ttl = fixed[8];
     if ttl != carp_common::CARP_TTL {
         return Err(DecodeError::BadTtl(ttl).into());
@@ -270,9 +334,9 @@ fn decode_checked<F: Filter>(packet: &[u8], filter: &F) -> Result<Ipv4Carp, F::E
     Ok(Ipv4Carp {
         header_len,
         tos: fixed[1],
-        total_len: u16::from_be_bytes([fixed[2], fixed[3]]),
+        total_len,
         ip_id: u16::from_be_bytes([fixed[4], fixed[5]]),
-        flags_fragment: u16::from_be_bytes([fixed[6], fixed[7]]),
+        flags_fragment,
         ttl,
         src,
         dst,

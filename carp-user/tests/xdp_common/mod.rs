@@ -2,6 +2,8 @@
 //! hand-built frames, clocks.
 #![allow(dead_code)]
 
+pub mod rx_paths;
+
 use std::{net::Ipv4Addr, sync::OnceLock};
 
 use aya::{maps::MapType, programs::ProgramType};
