@@ -1,5 +1,5 @@
 //! One test per rule of the engine's transition table (ucarp's behaviour,
-//! protocol notes §1 and §4). Each test drives a single [`Engine`] with
+//! docs/protocol.md §1 and §4). Each test drives a single [`Engine`] with
 //! explicit times and checks the exact actions.
 
 use std::{net::Ipv4Addr, time::Duration};
@@ -75,11 +75,14 @@ fn backup(config: EngineConfig) -> Engine {
     engine
 }
 
-/// An engine that took over at t=3 s (MASTER).
+/// An engine that took over at t=3 s (MASTER) and whose up-script has
+/// finished (with its gratuitous ARP).
 fn master(config: EngineConfig) -> Engine {
     let mut engine = backup(config);
     engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
     assert_eq!(engine.state(), State::Master);
+    let garp = engine.handle(secs(3), Event::ScriptFinished(Script::Up));
+    assert_eq!(garp, [Action::SendGarp]);
     engine
 }
 
@@ -189,13 +192,12 @@ fn advert_interval_truncates_skew_to_whole_microseconds() {
 // ------------------------------------------------------- §4.3 takeover
 
 #[test]
-fn master_down_timer_takes_over_with_up_script_garp_and_immediate_advert() {
+fn master_down_timer_takes_over_with_up_script_and_immediate_advert() {
     let mut engine = backup(config());
     let actions = engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
     let [
         log_line,
         script,
-        garp,
         cancel,
         Action::SendAdvert {
             advbase: 1,
@@ -209,10 +211,96 @@ fn master_down_timer_takes_over_with_up_script_garp_and_immediate_advert() {
     };
     assert_eq!(*log_line, switching("MASTER"));
     assert_eq!(*script, Action::RunScript(Script::Up));
-    assert_eq!(*garp, Action::SendGarp);
     assert_eq!(*cancel, Action::CancelTimer(Timer::MasterDown));
     assert_eq!(*next, arm(Timer::Advert, secs(4)));
     assert_eq!(engine.state(), State::Master);
+}
+
+/// §4.3: ucarp announces the VIP only once its up-script has returned
+/// (which configures the VIP); adverts do not wait for it.
+#[test]
+fn first_garp_waits_for_the_up_script() {
+    let mut engine = backup(config());
+    let takeover = engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(garps(&takeover), 0);
+    assert_eq!(sent_counters(&takeover).len(), 1);
+    // The down script of an earlier transition finishing changes nothing.
+    assert_eq!(
+        engine.handle(secs(3), Event::ScriptFinished(Script::Down)),
+        []
+    );
+    // The up-script is slow: adverts go on, and the delayed GARP (after two
+    // adverts) waits too.
+    for t in 4..=6 {
+        let actions = engine.handle(secs(t), Event::TimerFired(Timer::Advert));
+        assert_eq!(sent_counters(&actions).len(), 1);
+        assert_eq!(garps(&actions), 0, "t={t}");
+    }
+    // One GARP when it finishes, however many were waiting.
+    assert_eq!(
+        engine.handle(ms(6500), Event::ScriptFinished(Script::Up)),
+        [Action::SendGarp]
+    );
+    assert_eq!(
+        garps(&engine.handle(secs(7), Event::TimerFired(Timer::Advert))),
+        0
+    );
+}
+
+/// A GARP that waited for an up-script is dropped if the node stepped down
+/// meanwhile: it would announce a VIP the down-script removes.
+#[test]
+fn garp_is_not_sent_after_stepping_down_before_the_up_script_ended() {
+    let mut engine = backup(config());
+    engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
+    engine.handle(ms(3500), advert_from(Ipv4Addr::new(10, 1, 1, 9), 0, 0, 1));
+    assert_eq!(engine.state(), State::Backup);
+    assert_eq!(
+        engine.handle(secs(4), Event::ScriptFinished(Script::Up)),
+        []
+    );
+    assert_eq!(
+        engine.handle(secs(4), Event::ScriptFinished(Script::Down)),
+        []
+    );
+}
+
+/// ucarp's `carp_send_ad`: a node configured with advbase 255 and advskew
+/// 255 sends its (bow-out) advert and never re-arms the advert timer.
+#[test]
+fn advbase_and_advskew_255_send_one_advert_and_no_timer() {
+    let mut engine = backup(EngineConfig {
+        advbase: 255,
+        advskew: 255,
+        ..config()
+    });
+    let actions = engine.handle(secs(800), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master);
+    assert_eq!(sent_counters(&actions).len(), 1);
+    assert!(
+        !actions.iter().any(|a| matches!(
+            a,
+            Action::ArmTimer {
+                timer: Timer::Advert,
+                ..
+            }
+        )),
+        "{actions:?}"
+    );
+    // 255/254 is an ordinary (slow) master.
+    let mut engine = backup(EngineConfig {
+        advbase: 255,
+        advskew: 254,
+        ..config()
+    });
+    let actions = engine.handle(secs(800), Event::TimerFired(Timer::MasterDown));
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::ArmTimer {
+            timer: Timer::Advert,
+            ..
+        }
+    )));
 }
 
 #[test]

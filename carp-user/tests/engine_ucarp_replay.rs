@@ -19,7 +19,7 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf, time::Duration};
 
 use xcarp::{
     auth::CarpAuth,
-    engine::{Action, Engine, EngineConfig, Event, LogLevel, State, Timer},
+    engine::{Action, Engine, EngineConfig, Event, LogLevel, Script, State, Timer},
     wire::{AdvertFrameParams, Ipv4Carp, build_advert_frame, build_garp_frame, ipv4_payload},
 };
 
@@ -164,7 +164,19 @@ fn replay(config: EngineConfig, rec: &Recorded, until: Duration) -> Replay {
             break;
         }
         let mut sends = 0;
-        for action in engine.handle(now, event) {
+        let mut actions = engine.handle(now, event);
+        // ucarp runs its up-script inline before anything else of the
+        // takeover (§4.3), and these captures had none configured: report it
+        // finished at once and put what that causes (the GARP) where ucarp
+        // does it, at the script's place in the batch.
+        if let Some(at) = actions
+            .iter()
+            .position(|a| *a == Action::RunScript(Script::Up))
+        {
+            let after_script = engine.handle(now, Event::ScriptFinished(Script::Up));
+            actions.splice(at + 1..at + 1, after_script);
+        }
+        for action in actions {
             match action {
                 Action::SendAdvert { counter, .. } => {
                     out.push((now, Out::Advert(counter)));

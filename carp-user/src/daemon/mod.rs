@@ -28,12 +28,14 @@ use tokio::{
 use crate::{
     auth::{AuthError, CarpAuth},
     cli::{Config, TieBreakArg},
-    engine::{self, Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, State, Timer},
+    engine::{
+        self, Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State, Timer,
+    },
     wire::{self, RxError, RxFilter},
     xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
 };
 use net::{FrameSender, GroupMembership, Interface, LinkEvent, NetError};
-use scripts::{ScriptRunner, ScriptSpec};
+use scripts::{ScriptOutcome, ScriptRunner, ScriptSpec};
 use socket_rx::SocketReceiver;
 
 /// Why the daemon could not start or had to stop.
@@ -162,6 +164,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         Some(GroupMembership::join(config.group, interface.index)?)
     };
 
+    // The engine learns when each script ends: the first gratuitous ARP
+    // waits for the up-script, which configures the VIP.
+    let (script_reports, script_outcomes) = mpsc::unbounded_channel();
     let scripts = ScriptRunner::start(
         ScriptSpec {
             up: config.upscript.clone(),
@@ -171,7 +176,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             xparam: config.xparam.clone(),
             timeout: config.script_timeout,
         },
-        None,
+        Some(script_reports),
     );
 
     let engine = Engine::new(engine_config(&config), rand::random());
@@ -199,7 +204,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         bad_digest_log: RateLimited::new(Duration::from_secs(1)),
         malformed_log: RateLimited::new(Duration::from_secs(1)),
     };
-    let result = daemon.event_loop(running, rx, link_events).await;
+    let result = daemon
+        .event_loop(running, rx, link_events, script_outcomes)
+        .await;
     daemon.stop(result).await
 }
 
@@ -310,6 +317,7 @@ impl Daemon {
         running: bool,
         mut rx: Rx,
         mut link_events: mpsc::UnboundedReceiver<LinkEvent>,
+        mut script_outcomes: mpsc::UnboundedReceiver<(Script, ScriptOutcome)>,
     ) -> Result<Stop, DaemonError> {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
         let mut usr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signal)?;
@@ -340,6 +348,10 @@ impl Daemon {
                     }
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
+                Some((script, _outcome)) = script_outcomes.recv() => {
+                    let now = self.now();
+                    self.feed(now, Event::ScriptFinished(script));
+                }
                 event = link_events.recv() => match event {
                     Some(LinkEvent::Running(up)) => self.on_link(up),
                     Some(LinkEvent::Gone) | None => return Ok(Stop::InterfaceGone),

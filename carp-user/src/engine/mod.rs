@@ -5,8 +5,8 @@
 //! including the counter randomness, is a function of the inputs and the
 //! seed, so tests and the simulator are deterministic.
 //!
-//! Behaviour follows ucarp 1.5.2 (`src/carp.c`); section numbers refer to
-//! the shared protocol notes.
+//! Behaviour follows ucarp 1.5.2 (`src/carp.c`); section numbers (§) refer
+//! to docs/protocol.md, "ucarp's behaviour".
 
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
@@ -64,6 +64,10 @@ pub struct Engine {
     suppress_preempt: u32,
     link_up: bool,
     shut_down: bool,
+    /// Up-scripts asked for and not yet reported finished.
+    up_scripts_running: u32,
+    /// A gratuitous ARP is due once those have finished.
+    garp_waits_for_up_script: bool,
 }
 
 impl Engine {
@@ -81,6 +85,8 @@ impl Engine {
             suppress_preempt: 0,
             link_up: true,
             shut_down: false,
+            up_scripts_running: 0,
+            garp_waits_for_up_script: false,
         }
     }
 
@@ -145,8 +151,33 @@ impl Engine {
             Event::Demote => self.on_demote(now, &mut out),
             Event::Shutdown => self.on_shutdown(&mut out),
             Event::SendResult { ok } => self.on_send_result(now, ok, &mut out),
+            Event::ScriptFinished(script) => self.on_script_finished(script, &mut out),
         }
         out
+    }
+
+    // §4.3: ucarp sends the first gratuitous ARP once the up-script has
+    // returned, so the VIP it announces is configured. Adverts do not wait.
+    fn on_script_finished(&mut self, script: Script, out: &mut Vec<Action>) {
+        if script != Script::Up {
+            return;
+        }
+        self.up_scripts_running = self.up_scripts_running.saturating_sub(1);
+        if self.up_scripts_running == 0 && self.garp_waits_for_up_script {
+            self.garp_waits_for_up_script = false;
+            if self.state == State::Master && self.link_up {
+                out.push(Action::SendGarp);
+            }
+        }
+    }
+
+    /// A gratuitous ARP now, or as soon as the running up-script finishes.
+    fn send_garp(&mut self, out: &mut Vec<Action>) {
+        if self.up_scripts_running > 0 {
+            self.garp_waits_for_up_script = true;
+        } else {
+            out.push(Action::SendGarp);
+        }
     }
 
     // §4.2: INIT goes straight to BACKUP and waits one master-down interval.
@@ -193,7 +224,7 @@ impl Engine {
                 } else if local < remote || (local == remote && remote_key > local_key) {
                     // §4.4: we stay; re-announce the VIP now and again two
                     // adverts later.
-                    out.push(Action::SendGarp);
+                    self.send_garp(out);
                     self.delayed_garp = DELAYED_GARP_ADVERTS;
                     log(
                         out,
@@ -352,11 +383,14 @@ impl Engine {
         }
         if self.delayed_garp == 0 {
             if self.state == State::Master {
-                out.push(Action::SendGarp);
+                self.send_garp(out);
             }
             self.delayed_garp = -1;
         }
-        if schedule_next {
+        // ucarp's `carp_send_ad`: a node advertising 255/255 is bowing out
+        // (BSD's "leaving" advert) and sends no further adverts.
+        let bowing_out = self.config.advbase == u8::MAX && self.advertised_skew() == u8::MAX;
+        if schedule_next && !bowing_out {
             out.push(Action::ArmTimer {
                 timer: Timer::Advert,
                 at: now.saturating_add(self.advert_interval()),
@@ -393,8 +427,15 @@ impl Engine {
             State::Master => {
                 log(out, LogLevel::Warning, "Switching to state: MASTER");
                 out.push(Action::RunScript(Script::Up));
-                out.push(Action::SendGarp);
+                self.up_scripts_running += 1;
+                self.state = new;
+                self.send_garp(out);
+                return;
             }
+        }
+        if old == State::Master {
+            // A GARP for the VIP we are giving up must not go out later.
+            self.garp_waits_for_up_script = false;
         }
         self.state = new;
     }

@@ -314,6 +314,7 @@ impl Sim {
             });
         }
         let mut results = Vec::new();
+        let mut scripts = Vec::new();
         for action in actions {
             match action {
                 Action::SendAdvert {
@@ -343,13 +344,19 @@ impl Sim {
                         }
                     }
                 }
-                Action::RunScript(_) | Action::Log { .. } => {}
+                // Scripts take no time here; the daemon reports them as
+                // they finish.
+                Action::RunScript(script) => scripts.push(script),
+                Action::Log { .. } => {}
             }
         }
         // The daemon reports each write's outcome after carrying out the
         // batch.
         for ok in results {
             self.feed(node, Event::SendResult { ok });
+        }
+        for script in scripts {
+            self.feed(node, Event::ScriptFinished(script));
         }
     }
 

@@ -122,6 +122,10 @@ pub enum Event {
     SendResult {
         ok: bool,
     },
+    /// A script asked for with [`Action::RunScript`] ended (exited, failed
+    /// to start, was killed at its timeout, or was not configured). Scripts
+    /// finish in the order they were asked for.
+    ScriptFinished(Script),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +154,8 @@ pub enum Action {
         advskew: u8,
         counter: u64,
     },
-    /// Send one gratuitous ARP for the VIP.
+    /// Send one gratuitous ARP for the VIP. Never while an up-script the
+    /// engine asked for is still running: the VIP may not be configured yet.
     SendGarp,
     /// Run the up or down script.
     RunScript(Script),
