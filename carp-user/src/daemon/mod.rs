@@ -34,7 +34,7 @@ use crate::{
     wire::{self, RxError, RxFilter},
     xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
 };
-use net::{FrameSender, GroupMembership, Interface, LinkEvent, NetError};
+use net::{FrameSender, GroupMembership, Interface, LinkEvent, LinkWatch, NetError};
 use scripts::{ScriptOutcome, ScriptRunner, ScriptSpec};
 use socket_rx::SocketReceiver;
 
@@ -55,6 +55,42 @@ pub enum DaemonError {
     Ring(XdpError),
     #[error("reading adverts from the socket filter failed: {0}")]
     SocketRx(std::io::Error),
+    #[error("receiving adverts keeps failing with link errors ({0}): giving up")]
+    LinkErrors(std::io::Error),
+    #[error("the link watcher stopped")]
+    LinkWatchStopped,
+}
+
+impl DaemonError {
+    /// The receive error, when it says the link went away (down, or the
+    /// device is gone) rather than that the receive path broke.
+    fn link_error(&self) -> Option<&std::io::Error> {
+        let io = match self {
+            Self::Ring(XdpError::Ring(io)) | Self::SocketRx(io) => io,
+            _ => return None,
+        };
+        matches!(
+            io.raw_os_error(),
+            Some(libc::ENETDOWN | libc::ENODEV | libc::ENXIO | libc::ENETRESET)
+        )
+        .then_some(io)
+    }
+}
+
+/// More link errors than this within a second are not a link going down
+/// (a packet socket reports ENETDOWN once per event) but a broken receive
+/// path.
+const MAX_LINK_ERRORS_PER_SECOND: u32 = 20;
+
+/// Whether leaving the daemon with `result` must give the VIP up first (the
+/// engine runs the downscript if MASTER). A signal releases it only with
+/// `--shutdown`, as in ucarp; any other exit always does, so that no VIP
+/// stays configured on a host that no longer defends it.
+fn releases_vip_on_exit(result: &Result<Stop, DaemonError>, shutdown: bool) -> bool {
+    match result {
+        Ok(Stop::Signal) => shutdown,
+        Ok(Stop::InterfaceGone) | Err(_) => true,
+    }
 }
 
 /// Counters of what the daemon did and rejected, shown on SIGUSR1.
@@ -125,7 +161,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let auth = CarpAuth::new(config.password.as_bytes(), config.vhid, &[config.vip])?;
 
     // Subscribe to link events before anything can change.
-    let (running, link_events) = net::watch_link(&interface.name, interface.index).await?;
+    let (running, link) = net::watch_link(&interface.name, interface.index).await?;
 
     let (attachment, rx) = match XdpAttachment::attach(&interface.name, config.xdp_mode) {
         Ok(mut attachment) => {
@@ -203,10 +239,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         stats: Stats::default(),
         bad_digest_log: RateLimited::new(Duration::from_secs(1)),
         malformed_log: RateLimited::new(Duration::from_secs(1)),
+        link_errors: LinkErrors {
+            since: Instant::now(),
+            count: 0,
+        },
     };
-    let result = daemon
-        .event_loop(running, rx, link_events, script_outcomes)
-        .await;
+    let result = daemon.event_loop(running, rx, link, script_outcomes).await;
     daemon.stop(result).await
 }
 
@@ -296,6 +334,13 @@ struct Daemon {
     stats: Stats,
     bad_digest_log: RateLimited,
     malformed_log: RateLimited,
+    link_errors: LinkErrors,
+}
+
+/// Receive errors that said the link went away, in the current second.
+struct LinkErrors {
+    since: Instant,
+    count: u32,
 }
 
 fn timer_slot(timer: Timer) -> usize {
@@ -316,7 +361,7 @@ impl Daemon {
         &mut self,
         running: bool,
         mut rx: Rx,
-        mut link_events: mpsc::UnboundedReceiver<LinkEvent>,
+        mut link: LinkWatch,
         mut script_outcomes: mpsc::UnboundedReceiver<(Script, ScriptOutcome)>,
     ) -> Result<Stop, DaemonError> {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
@@ -340,21 +385,23 @@ impl Daemon {
                 .min()
                 .map(|at| self.epoch + *at);
             tokio::select! {
-                incoming = rx.next() => match incoming? {
-                    Incoming::Record(record) => self.on_record(&record),
-                    Incoming::Frame(frame) => {
+                incoming = rx.next() => match incoming {
+                    Ok(Incoming::Record(record)) => self.on_record(&record),
+                    Ok(Incoming::Frame(frame)) => {
                         let verdict = self.rx_filter.accept_frame(frame, &self.auth);
                         self.on_verdict(verdict.map(|packet| (packet.src, packet.received_advert())));
                     }
+                    Err(e) => self.on_receive_error(e, &link)?,
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
                 Some((script, _outcome)) = script_outcomes.recv() => {
                     let now = self.now();
                     self.feed(now, Event::ScriptFinished(script));
                 }
-                event = link_events.recv() => match event {
+                event = link.events.recv() => match event {
                     Some(LinkEvent::Running(up)) => self.on_link(up),
-                    Some(LinkEvent::Gone) | None => return Ok(Stop::InterfaceGone),
+                    Some(LinkEvent::Gone) => return Ok(Stop::InterfaceGone),
+                    None => return Err(DaemonError::LinkWatchStopped),
                 },
                 _ = usr1.recv() => self.log_status(),
                 _ = usr2.recv() => {
@@ -370,18 +417,23 @@ impl Daemon {
         }
     }
 
-    /// Ends the daemon: with --shutdown, a MASTER runs its downscript first
-    /// (as ucarp does). The XDP program is detached when `self` is dropped.
+    /// Ends the daemon. A MASTER gives its VIP up first (downscript) on
+    /// every exit but a signal without --shutdown, which keeps ucarp's
+    /// meaning (see [`releases_vip_on_exit`]). The XDP program is detached
+    /// when `self` is dropped.
     async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
         let gone = matches!(result, Ok(Stop::InterfaceGone));
-        if self.config.shutdown && result.is_ok() {
-            tracing::debug!(
-                "Calling [{}] and exiting",
-                self.config
-                    .downscript
-                    .as_ref()
-                    .map_or_else(String::new, |p| p.display().to_string())
-            );
+        if releases_vip_on_exit(&result, self.config.shutdown) {
+            let downscript = self
+                .config
+                .downscript
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string());
+            if result.is_ok() && !gone {
+                tracing::debug!("Calling [{downscript}] and exiting");
+            } else if self.engine.state() == State::Master {
+                tracing::warn!("exiting while MASTER: calling [{downscript}] first");
+            }
             let now = self.now();
             self.feed(now, Event::Shutdown);
         }
@@ -397,6 +449,36 @@ impl Daemon {
             return Err(DaemonError::InterfaceGone(interface.name));
         }
         result.map(|_| ())
+    }
+
+    /// A receive error: one that says the link went down is a link event
+    /// (the watcher re-reads the link state and reports it), anything else,
+    /// or link errors in a tight loop, ends the daemon.
+    fn on_receive_error(
+        &mut self,
+        error: DaemonError,
+        link: &LinkWatch,
+    ) -> Result<(), DaemonError> {
+        let Some(io) = error.link_error() else {
+            return Err(error);
+        };
+        let now = Instant::now();
+        if now.duration_since(self.link_errors.since) >= Duration::from_secs(1) {
+            self.link_errors = LinkErrors {
+                since: now,
+                count: 0,
+            };
+        }
+        self.link_errors.count += 1;
+        if self.link_errors.count > MAX_LINK_ERRORS_PER_SECOND {
+            return Err(DaemonError::LinkErrors(std::io::Error::from(io.kind())));
+        }
+        tracing::warn!(
+            "receiving on {} failed ({io}): the link went away, re-reading its state",
+            self.interface.name
+        );
+        link.resync();
+        Ok(())
     }
 
     fn fire_due_timers(&mut self) {
@@ -616,6 +698,37 @@ mod tests {
         assert_eq!(limiter.check(t0 + Duration::from_millis(900)), None);
         assert_eq!(limiter.check(t0 + Duration::from_millis(1000)), Some(2));
         assert_eq!(limiter.check(t0 + Duration::from_millis(1001)), None);
+    }
+
+    #[test]
+    fn every_exit_but_a_plain_signal_releases_the_vip() {
+        let err = || Err(DaemonError::LinkWatchStopped);
+        assert!(!releases_vip_on_exit(&Ok(Stop::Signal), false));
+        assert!(releases_vip_on_exit(&Ok(Stop::Signal), true));
+        for shutdown in [false, true] {
+            assert!(releases_vip_on_exit(&Ok(Stop::InterfaceGone), shutdown));
+            assert!(releases_vip_on_exit(&err(), shutdown));
+            let ring = Err(DaemonError::Ring(XdpError::Ring(std::io::Error::other(
+                "x",
+            ))));
+            assert!(releases_vip_on_exit(&ring, shutdown));
+        }
+    }
+
+    #[test]
+    fn link_down_errors_are_told_from_broken_receive_paths() {
+        let socket = |errno| DaemonError::SocketRx(std::io::Error::from_raw_os_error(errno));
+        let ring =
+            |errno| DaemonError::Ring(XdpError::Ring(std::io::Error::from_raw_os_error(errno)));
+        for errno in [libc::ENETDOWN, libc::ENODEV, libc::ENXIO] {
+            assert!(socket(errno).link_error().is_some(), "{errno}");
+            assert!(ring(errno).link_error().is_some(), "{errno}");
+        }
+        for errno in [libc::EBADF, libc::ENOMEM, libc::EINVAL] {
+            assert!(socket(errno).link_error().is_none(), "{errno}");
+            assert!(ring(errno).link_error().is_none(), "{errno}");
+        }
+        assert!(DaemonError::LinkWatchStopped.link_error().is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! state from netlink.
 use std::{io, net::Ipv4Addr, time::Duration};
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 use netlink_packet_core::NetlinkPayload;
 use netlink_packet_route::{RouteNetlinkMessage, link::LinkFlags};
 use netlink_sys::{AsyncSocket as _, SocketAddr as NetlinkAddr};
@@ -164,11 +164,25 @@ impl GroupMembership {
     }
 }
 
-/// Whether interface `name` still exists with index `ifindex` (in our
-/// namespace). Looked up by name: nix's `if_indextoname` never reports
-/// failure (it checks libc's NULL return against -1).
-fn interface_exists(name: &str, ifindex: u32) -> bool {
-    if_nametoindex(name).is_ok_and(|index| index == ifindex)
+/// The interface's IFF_RUNNING flag (carrier and administrative state), or
+/// `None` when no interface `name` with index `ifindex` exists (deleted, or
+/// moved out of this namespace). Read like ucarp's SIOCGIFFLAGS poll, so it
+/// does not depend on having seen every netlink notification.
+///
+/// Looked up by name: nix's `if_indextoname` never reports failure (it
+/// checks libc's NULL return against -1).
+#[must_use]
+pub fn read_running(name: &str, ifindex: u32) -> Option<bool> {
+    if if_nametoindex(name).ok()? != ifindex {
+        return None;
+    }
+    let addrs = getifaddrs().ok()?;
+    let mut found = None;
+    for ifa in addrs.filter(|ifa| ifa.interface_name == name) {
+        let running = ifa.flags.contains(InterfaceFlags::IFF_RUNNING);
+        found = Some(found.unwrap_or(false) || running);
+    }
+    found
 }
 
 /// A change of the interface as netlink reports it.
@@ -180,15 +194,139 @@ pub enum LinkEvent {
     Gone,
 }
 
+/// How often the link state is read even without a notification: a lost
+/// notification (socket overrun, or one netlink-packet-route cannot decode,
+/// such as some kernels' RTM_DELLINK) is noticed within this time.
+pub const LINK_RECHECK: Duration = Duration::from_secs(1);
+
+/// The link watcher's side of the daemon: changes of the interface, and a
+/// way to ask for an immediate re-read (after a receive error that says the
+/// link went down, say).
+pub struct LinkWatch {
+    pub events: mpsc::UnboundedReceiver<LinkEvent>,
+    resync: mpsc::UnboundedSender<()>,
+}
+
+impl LinkWatch {
+    /// Asks the watcher to read the link state now; a change is reported as
+    /// an event like any other.
+    pub fn resync(&self) {
+        let _ = self.resync.send(());
+    }
+}
+
+/// Tracks the last reported state and turns readings into events (only
+/// changes, and `Gone` once).
+#[derive(Debug)]
+pub struct LinkTracker {
+    running: bool,
+    gone: bool,
+}
+
+impl LinkTracker {
+    #[must_use]
+    pub fn new(running: bool) -> Self {
+        Self {
+            running,
+            gone: false,
+        }
+    }
+
+    /// A reading of the link: `None` = the interface does not exist.
+    pub fn observe(&mut self, reading: Option<bool>) -> Option<LinkEvent> {
+        if self.gone {
+            return None;
+        }
+        match reading {
+            None => {
+                self.gone = true;
+                Some(LinkEvent::Gone)
+            }
+            Some(running) if running != self.running => {
+                self.running = running;
+                Some(LinkEvent::Running(running))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 /// Subscribes to link notifications for interface `name` (index
-/// `ifindex`). Returns the current running state and a stream of changes
-/// (only actual changes are sent).
-pub async fn watch_link(
-    name: &str,
-    ifindex: u32,
-) -> Result<(bool, mpsc::UnboundedReceiver<LinkEvent>), NetError> {
+/// `ifindex`). Returns the current running state and the watch.
+///
+/// The notification socket carries no requests, so an overrun can only
+/// reach us as an unsolicited message (netlink-proto does not handle one
+/// that answers a request). Whatever happens to notifications, the state is
+/// re-read every [`LINK_RECHECK`], after an overrun, on request, and when
+/// the netlink socket has to be reopened: a missed carrier-up can never
+/// leave the engine ignoring adverts.
+pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), NetError> {
+    let mut messages = subscribe_links()?;
+    // Read after subscribing, so no change falls between the two.
+    let initial = read_running(name, ifindex)
+        .ok_or_else(|| NetError::Netlink(format!("interface {name} (#{ifindex}) not found")))?;
+    let (tx, events) = mpsc::unbounded_channel();
+    let (resync, mut resync_requests) = mpsc::unbounded_channel();
+    let name = name.to_owned();
+    tokio::spawn(async move {
+        let mut tracker = LinkTracker::new(initial);
+        let mut recheck = tokio::time::interval(LINK_RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let read_now = tokio::select! {
+                message = messages.next() => match message {
+                    Some((message, _)) => match message.payload {
+                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
+                            if l.header.index == ifindex =>
+                        {
+                            Some(Some(l.header.flags.contains(LinkFlags::Running)))
+                        }
+                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))
+                            if l.header.index == ifindex =>
+                        {
+                            Some(None)
+                        }
+                        NetlinkPayload::Overrun(_) => {
+                            tracing::warn!("netlink notifications overran: re-reading the state of {name}");
+                            None
+                        }
+                        _ => continue,
+                    },
+                    None => {
+                        tracing::warn!("the netlink socket closed: reopening it and re-reading the state of {name}");
+                        tokio::time::sleep(LINK_RECHECK).await;
+                        match subscribe_links() {
+                            Ok(fresh) => messages = fresh,
+                            Err(e) => tracing::warn!("reopening the netlink socket failed: {e}"),
+                        }
+                        None
+                    }
+                },
+                _ = recheck.tick() => None,
+                Some(()) = resync_requests.recv() => None,
+            };
+            // A notification's own content, or a fresh reading.
+            let reading = read_now.unwrap_or_else(|| read_running(&name, ifindex));
+            if let Some(event) = tracker.observe(reading) {
+                if tx.send(event).is_err() || event == LinkEvent::Gone {
+                    return;
+                }
+            }
+        }
+    });
+    Ok((initial, LinkWatch { events, resync }))
+}
+
+type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
+    netlink_packet_core::NetlinkMessage<RouteNetlinkMessage>,
+    NetlinkAddr,
+)>;
+
+/// A netlink connection subscribed to link notifications, used for nothing
+/// else.
+fn subscribe_links() -> Result<LinkMessages, NetError> {
     const RTMGRP_LINK: u32 = 1;
-    let (mut connection, handle, mut messages) =
+    let (mut connection, _handle, messages) =
         rtnetlink::new_connection().map_err(io_err("opening a netlink socket"))?;
     connection
         .socket_mut()
@@ -196,65 +334,31 @@ pub async fn watch_link(
         .bind(&NetlinkAddr::new(0, RTMGRP_LINK))
         .map_err(io_err("subscribing to link notifications"))?;
     tokio::spawn(connection);
+    Ok(messages)
+}
 
-    let link = handle
-        .link()
-        .get()
-        .match_index(ifindex)
-        .execute()
-        .try_next()
-        .await
-        .map_err(|e| NetError::Netlink(format!("reading interface #{ifindex}: {e}")))?
-        .ok_or_else(|| NetError::Netlink(format!("interface #{ifindex} not found")))?;
-    let mut running = link.header.flags.contains(LinkFlags::Running);
-    let initial = running;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    let name = name.to_owned();
-    tokio::spawn(async move {
-        // Keeps the netlink connection (and its request handle) alive.
-        let _handle = handle;
-        // netlink-packet-route cannot decode every RTM_DELLINK a newer
-        // kernel sends (it drops them with a log line), so while the link is
-        // not running, also check once a second that the interface still
-        // exists. Deleting a running interface always reports it down first.
-        let mut existence = tokio::time::interval(Duration::from_secs(1));
-        existence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let event = tokio::select! {
-                message = messages.next() => {
-                    let Some((message, _)) = message else { break };
-                    match message.payload {
-                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
-                            if l.header.index == ifindex =>
-                        {
-                            let now = l.header.flags.contains(LinkFlags::Running);
-                            if now == running {
-                                continue;
-                            }
-                            running = now;
-                            LinkEvent::Running(now)
-                        }
-                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))
-                            if l.header.index == ifindex =>
-                        {
-                            LinkEvent::Gone
-                        }
-                        _ => continue,
-                    }
-                }
-                _ = existence.tick(), if !running => {
-                    if interface_exists(&name, ifindex) {
-                        continue;
-                    }
-                    LinkEvent::Gone
-                }
-            };
-            if tx.send(event).is_err() || event == LinkEvent::Gone {
-                return;
-            }
-        }
-        // The netlink socket closed: the receiver sees the channel end.
-    });
-    Ok((initial, rx))
+    #[test]
+    fn tracker_reports_changes_once_and_gone_last() {
+        let mut t = LinkTracker::new(true);
+        assert_eq!(t.observe(Some(true)), None);
+        assert_eq!(t.observe(Some(false)), Some(LinkEvent::Running(false)));
+        assert_eq!(t.observe(Some(false)), None);
+        // A carrier-up whose notification was lost is caught by a reading.
+        assert_eq!(t.observe(Some(true)), Some(LinkEvent::Running(true)));
+        assert_eq!(t.observe(None), Some(LinkEvent::Gone));
+        assert_eq!(t.observe(Some(true)), None);
+        assert_eq!(t.observe(None), None);
+    }
+
+    #[test]
+    fn loopback_reads_as_running_and_a_wrong_index_as_gone() {
+        let index = if_nametoindex("lo").expect("lo exists");
+        assert_eq!(read_running("lo", index), Some(true));
+        assert_eq!(read_running("lo", index + 1000), None);
+        assert_eq!(read_running("no-such-if0", index), None);
+    }
 }
