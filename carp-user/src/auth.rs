@@ -1,4 +1,4 @@
-//! CARP's HMAC-SHA1 authentication (notes §2).
+//! CARP's HMAC-SHA1 authentication (docs/protocol.md §2).
 //!
 //! `digest = HMAC-SHA1(password, 0x02 0x01 vhid addr... counter)`: the CARP
 //! version and type, the vhid, the virtual IPv4 addresses sorted ascending

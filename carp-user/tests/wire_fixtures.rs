@@ -1,5 +1,5 @@
 //! Byte-level fixtures for the wire codec and HMAC, both ways: the vectors
-//! from the protocol notes (§2) and frames captured from the real ucarp
+//! from docs/protocol.md §2 and frames captured from the real ucarp
 //! (`tests/data`, see its README), plus malformed inputs.
 
 use std::{net::Ipv4Addr, path::PathBuf};
@@ -15,7 +15,7 @@ use xcarp::{
 
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const NOTES_VIP: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 252);
-const NOTES_SRC: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 1);
+const REFERENCE_SRC: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 1);
 /// NIC MACs the capture script gives the veth ends.
 const V0_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x99, 0x01];
 const V1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x99, 0x02];
@@ -28,16 +28,16 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn notes_auth() -> CarpAuth {
+fn reference_auth() -> CarpAuth {
     CarpAuth::new(b"love", 42, &[NOTES_VIP]).expect("valid password")
 }
 
-// ---------------------------------------------------------------- notes §2
+// ------------------------------------------------- docs/protocol.md §2
 
 #[test]
 fn hmac_vector_counter_0() {
     assert_eq!(
-        notes_auth().digest(0).to_vec(),
+        reference_auth().digest(0).to_vec(),
         hex("a586229ddb7a84e1b47330485555199833cddf11")
     );
 }
@@ -45,14 +45,14 @@ fn hmac_vector_counter_0() {
 #[test]
 fn hmac_vector_counter_1() {
     assert_eq!(
-        notes_auth().digest(1).to_vec(),
+        reference_auth().digest(1).to_vec(),
         hex("bed06b842dc2fcede38f5139bf18d984f1276796")
     );
 }
 
 #[test]
 fn hmac_vector_captured_counter() {
-    let auth = notes_auth();
+    let auth = reference_auth();
     let md = hex("d779100a4149a63502820de2f6e94682221f5df6");
     assert_eq!(auth.digest(0x3b16_9f75_6f5c_f193).to_vec(), md);
     assert!(auth.verify(0x3b16_9f75_6f5c_f193, &md));
@@ -61,7 +61,7 @@ fn hmac_vector_captured_counter() {
 
 #[test]
 fn carp_header_vector_counter_0() {
-    let header = CarpHeader::advert(42, 1, 0, 0, notes_auth().digest(0));
+    let header = CarpHeader::advert(42, 1, 0, 0, reference_auth().digest(0));
     let expected = hex("212a000700014fc50000000000000000a586229ddb7a84e1b47330485555199833cddf11");
     assert_eq!(header.encode().to_vec(), expected);
     assert_eq!(CarpHeader::decode(&expected), Ok(header));
@@ -69,20 +69,20 @@ fn carp_header_vector_counter_0() {
 
 #[test]
 fn carp_header_vector_counter_1_checksum() {
-    let bytes = CarpHeader::advert(42, 1, 0, 1, notes_auth().digest(1)).encode();
+    let bytes = CarpHeader::advert(42, 1, 0, 1, reference_auth().digest(1)).encode();
     assert_eq!(u16::from_be_bytes([bytes[6], bytes[7]]), 0x63a2);
 }
 
 #[test]
 fn carp_header_vector_captured_checksum() {
     let counter = 0x3b16_9f75_6f5c_f193;
-    let bytes = CarpHeader::advert(42, 1, 0, counter, notes_auth().digest(counter)).encode();
+    let bytes = CarpHeader::advert(42, 1, 0, counter, reference_auth().digest(counter)).encode();
     assert_eq!(u16::from_be_bytes([bytes[6], bytes[7]]), 0x0669);
 }
 
 #[test]
 fn carp_header_vector_advbase_2_advskew_100() {
-    let bytes = CarpHeader::advert(42, 2, 100, 0, notes_auth().digest(0)).encode();
+    let bytes = CarpHeader::advert(42, 2, 100, 0, reference_auth().digest(0)).encode();
     assert_eq!(bytes[..8].to_vec(), hex("212a64070002ebc3"));
     // The skew is not authenticated: same digest as with 1/0.
     assert_eq!(
@@ -91,7 +91,7 @@ fn carp_header_vector_advbase_2_advskew_100() {
     );
 }
 
-fn notes_frame_hex() -> String {
+fn reference_frame_hex() -> String {
     "01005e00001200005e00002a08004510003800004000ff7090310a010101e0000012".to_owned()
         + "212a000700014fc50000000000000000a586229ddb7a84e1b47330485555199833cddf11"
 }
@@ -99,7 +99,7 @@ fn notes_frame_hex() -> String {
 #[test]
 fn full_frame_vector_encodes() {
     let frame = build_advert_frame(&AdvertFrameParams {
-        src_ip: NOTES_SRC,
+        src_ip: REFERENCE_SRC,
         group: GROUP,
         broadcast: false,
         vhid: 42,
@@ -107,15 +107,15 @@ fn full_frame_vector_encodes() {
         advskew: 0,
         counter: 0,
         ip_id: 0,
-        digest: notes_auth().digest(0),
+        digest: reference_auth().digest(0),
     });
     assert_eq!(frame.len(), 70);
-    assert_eq!(frame.to_vec(), hex(&notes_frame_hex()));
+    assert_eq!(frame.to_vec(), hex(&reference_frame_hex()));
 }
 
 #[test]
 fn full_frame_vector_decodes_and_authenticates() {
-    let frame = hex(&notes_frame_hex());
+    let frame = hex(&reference_frame_hex());
     let filter = RxFilter {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
@@ -124,9 +124,9 @@ fn full_frame_vector_decodes_and_authenticates() {
         vlan: 0,
     };
     let packet = filter
-        .accept_frame(&frame, &notes_auth())
+        .accept_frame(&frame, &reference_auth())
         .expect("valid advert");
-    assert_eq!(packet.src, NOTES_SRC);
+    assert_eq!(packet.src, REFERENCE_SRC);
     assert_eq!(packet.dst, GROUP);
     assert_eq!(packet.ttl, 255);
     assert_eq!(packet.tos, 0x10);
@@ -164,13 +164,13 @@ fn addresses_are_hashed_sorted_ascending() {
     let shuffled = CarpAuth::new(b"love", 42, &[c, a, b]).expect("auth");
     assert_eq!(sorted.digest(7), shuffled.digest(7));
     // More addresses change the digest (BSD would reject ucarp's advert).
-    assert_ne!(sorted.digest(7), notes_auth().digest(7));
+    assert_ne!(sorted.digest(7), reference_auth().digest(7));
 }
 
 #[test]
 fn verify_rejects_other_vhid_password_address_and_short_tags() {
-    let md = notes_auth().digest(5);
-    assert!(notes_auth().verify(5, &md));
+    let md = reference_auth().digest(5);
+    assert!(reference_auth().verify(5, &md));
     assert!(
         !CarpAuth::new(b"love", 43, &[NOTES_VIP])
             .expect("auth")
@@ -187,8 +187,8 @@ fn verify_rejects_other_vhid_password_address_and_short_tags() {
             .verify(5, &md)
     );
     // A truncated tag never verifies, even if it is a correct prefix.
-    assert!(!notes_auth().verify(5, &md[..19]));
-    assert!(!notes_auth().verify(5, &[]));
+    assert!(!reference_auth().verify(5, &md[..19]));
+    assert!(!reference_auth().verify(5, &[]));
 }
 
 // ---------------------------------------------------------- ucarp captures
@@ -401,7 +401,7 @@ fn captured_pair_new_master_continues_old_counter() {
 // -------------------------------------------------------------- malformed
 
 fn valid_packet() -> Vec<u8> {
-    hex(&notes_frame_hex())[14..].to_vec()
+    hex(&reference_frame_hex())[14..].to_vec()
 }
 
 /// Fixes the IP header checksum after a test edited the header.
@@ -544,7 +544,7 @@ fn every_ihl_with_options_decodes() {
             Ipv4Carp::decode(&packet).unwrap_or_else(|e| panic!("IHL {}: {e}", 5 + words));
         assert_eq!(decoded.header_len, 20 + usize::from(words) * 4);
         assert_eq!(decoded.carp.vhid, 42);
-        assert!(notes_auth().verify(decoded.carp.counter, &decoded.carp.digest));
+        assert!(reference_auth().verify(decoded.carp.counter, &decoded.carp.digest));
     }
 }
 
@@ -568,7 +568,7 @@ fn ihl_that_overruns_the_packet_is_truncated() {
 #[test]
 fn filter_rejects_wrong_vhid_group_and_own_source() {
     let packet = valid_packet();
-    let auth = notes_auth();
+    let auth = reference_auth();
     let ours = RxFilter {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
@@ -591,7 +591,7 @@ fn filter_rejects_wrong_vhid_group_and_own_source() {
         Err(RxError::OtherGroup(GROUP))
     );
     let own = RxFilter {
-        own_src: NOTES_SRC,
+        own_src: REFERENCE_SRC,
         ..ours
     };
     assert_eq!(own.accept(&packet, &auth), Err(RxError::OwnAdvert));
@@ -609,14 +609,14 @@ fn filter_checks_vhid_before_checksum_like_ucarp() {
         vlan: 0,
     };
     assert_eq!(
-        filter.accept(&packet, &notes_auth()),
+        filter.accept(&packet, &reference_auth()),
         Err(RxError::OtherVhid(43))
     );
 }
 
 #[test]
 fn bad_digest_is_rejected_with_ucarp_log() {
-    // The notes' forged counter-0 packet with a zeroed digest: ucarp logged
+    // The reference's (docs/protocol.md §2) forged counter-0 packet with a zeroed digest: ucarp logged
     // md2=[a586229d...] for it.
     let mut packet = valid_packet();
     packet[36..56].fill(0);
@@ -629,7 +629,7 @@ fn bad_digest_is_rejected_with_ucarp_log() {
         vlan: 0,
     };
     let err = filter
-        .accept(&packet, &notes_auth())
+        .accept(&packet, &reference_auth())
         .expect_err("bad digest");
     assert_eq!(
         err,
@@ -664,17 +664,17 @@ fn accept_header_checks_the_carp_part_alone() {
         broadcast: false,
         vlan: 0,
     };
-    let auth = notes_auth();
+    let auth = reference_auth();
     let header = filter
-        .accept_header(NOTES_SRC, GROUP, &packet[20..], &auth)
+        .accept_header(REFERENCE_SRC, GROUP, &packet[20..], &auth)
         .expect("valid");
-    assert_eq!(header.received_advert(NOTES_SRC).counter, 0);
+    assert_eq!(header.received_advert(REFERENCE_SRC).counter, 0);
     assert_eq!(
         filter.accept_header(Ipv4Addr::new(10, 1, 1, 2), GROUP, &packet[20..], &auth),
         Err(RxError::OwnAdvert)
     );
     assert_eq!(
-        filter.accept_header(NOTES_SRC, GROUP, &packet[20..40], &auth),
+        filter.accept_header(REFERENCE_SRC, GROUP, &packet[20..40], &auth),
         Err(RxError::Decode(DecodeError::Truncated {
             len: 20,
             ip_len: 0,
@@ -685,7 +685,7 @@ fn accept_header_checks_the_carp_part_alone() {
 
 #[test]
 fn non_ipv4_frames_are_rejected() {
-    let mut frame = hex(&notes_frame_hex());
+    let mut frame = hex(&reference_frame_hex());
     frame[12..14].copy_from_slice(&[0x86, 0xdd]);
     assert_eq!(
         ipv4_payload(&frame),
@@ -733,7 +733,7 @@ proptest::proptest! {
         let filter = RxFilter { own_src: Ipv4Addr::new(10, 1, 1, 2), vhid: 42, group: GROUP, broadcast: false, vlan: 0 };
         // Fields no check looks at (TOS, length, id, flags) are still
         // covered by the IP header checksum.
-        let result = filter.accept(&packet, &notes_auth());
+        let result = filter.accept(&packet, &reference_auth());
         proptest::prop_assert!(result.is_err(), "bit {} accepted: {:?}", bit, result);
     }
 
@@ -748,7 +748,7 @@ proptest::proptest! {
 /// userspace (the socket-filter path and the simulator use them).
 #[test]
 fn fragments_total_length_authlen_vlan_and_broadcast_are_checked_like_the_kernel() {
-    let frame = hex(&notes_frame_hex());
+    let frame = hex(&reference_frame_hex());
     let filter = RxFilter {
         own_src: Ipv4Addr::new(10, 1, 1, 2),
         vhid: 42,
@@ -756,7 +756,7 @@ fn fragments_total_length_authlen_vlan_and_broadcast_are_checked_like_the_kernel
         broadcast: false,
         vlan: 0,
     };
-    let auth = notes_auth();
+    let auth = reference_auth();
     assert!(filter.accept_frame(&frame, &auth).is_ok());
     let l3 = 14;
 

@@ -6,7 +6,7 @@ use std::{fmt, net::Ipv4Addr, time::Duration};
 /// engine never reads a clock.
 pub type Instant = Duration;
 
-/// How two masters with equal intervals decide who stays (notes §4.4).
+/// How two masters with equal intervals decide who stays (docs/protocol.md §4.4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TieBreak {
     /// ucarp on x86: the raw `s_addr` compared as a native little-endian

@@ -1,4 +1,4 @@
-//! The 36-byte CARP header (notes §1).
+//! The 36-byte CARP header (docs/protocol.md §1).
 
 use super::{DecodeError, checksum::internet_checksum};
 

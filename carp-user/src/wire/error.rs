@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use crate::engine::LogLevel;
 
 /// A malformed frame, IPv4 packet or CARP header. Decoders check in ucarp's
-/// order (notes §3) and report the first failure.
+/// order (docs/protocol.md §3) and report the first failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Shorter than the fixed part that must be read before anything else
@@ -61,7 +61,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// What ucarp logs for this rejection (notes §3), `None` where ucarp
+    /// What ucarp logs for this rejection (docs/protocol.md §3), `None` where ucarp
     /// drops silently. Cases ucarp does not check map to the closest text.
     #[must_use]
     pub fn ucarp_log(&self) -> Option<(LogLevel, String)> {
@@ -131,7 +131,7 @@ pub enum RxError {
 }
 
 impl RxError {
-    /// What ucarp logs for this rejection (notes §3), `None` where it is
+    /// What ucarp logs for this rejection (docs/protocol.md §3), `None` where it is
     /// silent.
     #[must_use]
     pub fn ucarp_log(&self) -> Option<(LogLevel, String)> {

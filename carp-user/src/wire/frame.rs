@@ -1,4 +1,4 @@
-//! Whole Ethernet frames exactly as ucarp writes them (notes §1, §4.8).
+//! Whole Ethernet frames exactly as ucarp writes them (docs/protocol.md §1, §4.8).
 
 use std::net::Ipv4Addr;
 
@@ -94,7 +94,7 @@ pub fn build_advert_frame(p: &AdvertFrameParams) -> [u8; ADVERT_FRAME_LEN] {
     frame
 }
 
-/// ucarp's gratuitous ARP (notes §4.8): broadcast, op 1 (request), sender
+/// ucarp's gratuitous ARP (docs/protocol.md §4.8): broadcast, op 1 (request), sender
 /// and target MAC both the NIC's, sender and target IP both the VIP,
 /// 42 bytes without padding.
 #[must_use]

@@ -1,4 +1,4 @@
-//! CARP inside IPv4 (and Ethernet): decoding with ucarp's checks (notes §3).
+//! CARP inside IPv4 (and Ethernet): decoding with ucarp's checks (docs/protocol.md §3).
 
 use std::net::Ipv4Addr;
 
@@ -107,7 +107,7 @@ impl CarpHeader {
 }
 
 impl RxFilter {
-    /// Full receive path for an IPv4 packet, in ucarp's order (notes §3):
+    /// Full receive path for an IPv4 packet, in ucarp's order (docs/protocol.md §3):
     /// size, own source, protocol, size with options, TTL, version, vhid,
     /// group, checksums, digest. `Ok` means the advert is authentic and for
     /// us.

@@ -2,7 +2,7 @@
 //! around it, whole Ethernet frames for adverts and gratuitous ARP, and the
 //! receive-side checks in ucarp's order. No I/O.
 //!
-//! See `docs/protocol.md` and the shared protocol notes for the byte layout.
+//! See `docs/protocol.md` (§1–§3) for the byte layout.
 
 pub mod carp;
 pub mod checksum;
