@@ -212,7 +212,7 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     // SAFETY: the value is only read. An update from userspace swaps in a
     // new hash element (RCU), so this sees the old or the new value; and
     // every bit pattern is a valid `VhidConfig` anyway.
-    let Some(config) = (unsafe { VHIDS.get(&key) }) else {
+    let Some(config) = (unsafe { VHIDS.get(key) }) else {
         return verdict(counter::FOREIGN_VHID, XDP_PASS);
     };
     if config.flags & VHID_FLAG_ENABLED == 0 {

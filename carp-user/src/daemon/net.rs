@@ -307,10 +307,10 @@ pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), N
             };
             // A notification's own content, or a fresh reading.
             let reading = read_now.unwrap_or_else(|| read_running(&name, ifindex));
-            if let Some(event) = tracker.observe(reading) {
-                if tx.send(event).is_err() || event == LinkEvent::Gone {
-                    return;
-                }
+            if let Some(event) = tracker.observe(reading)
+                && (tx.send(event).is_err() || event == LinkEvent::Gone)
+            {
+                return;
             }
         }
     });
