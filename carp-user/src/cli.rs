@@ -69,13 +69,9 @@ pub struct Cli {
     pub vhid: Option<u8>,
 
     /// password (at most 19 bytes; visible in ps: prefer --passfile)
-    #[arg(
-        short = 'p',
-        long = "pass",
-        allow_hyphen_values = true,
-        value_name = "pass"
-    )]
-    pub pass: Option<String>,
+    #[arg(short = 'p', long = "pass", allow_hyphen_values = true, value_name = "pass",
+          value_parser = parse_password)]
+    pub pass: Option<Password>,
 
     /// read password from file (its first line)
     #[arg(
@@ -337,14 +333,13 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
     let pass_index = matches.index_of("pass");
     let file_index = matches.index_of("passfile");
     let mut warnings = Vec::new();
-    let from_arg = |p: String| Password(Zeroizing::new(p.into_bytes()));
     let password = match (cli.pass, cli.passfile) {
         (None, None) => return err("You must supply a password (--pass or --passfile)"),
-        (Some(p), None) => from_arg(p),
+        (Some(p), None) => p,
         (None, Some(f)) => read_passfile(&f, &mut warnings)?,
         (Some(p), Some(f)) => {
             if pass_index > file_index {
-                from_arg(p)
+                p
             } else {
                 read_passfile(&f, &mut warnings)?
             }
@@ -561,6 +556,12 @@ fn parse_deadratio(s: &str) -> Result<u32, String> {
 
 fn parse_script_timeout(s: &str) -> Result<u64, String> {
     parse_ranged(s, "script timeout (seconds)", 1, 3600)
+}
+
+/// `--pass`, kept in a [`Password`] so that even the parsed command line
+/// never shows it.
+fn parse_password(s: &str) -> Result<Password, String> {
+    Ok(Password(Zeroizing::new(s.as_bytes().to_vec())))
 }
 
 fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {

@@ -364,6 +364,10 @@ fn the_password_never_shows_in_debug_output() {
     let shown = format!("{c:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("<redacted>"));
+    // Nor in the parsed command line before validation.
+    let cli = Cli::try_parse_from(["xcarp", "-p", "hunter2"]).unwrap();
+    let shown = format!("{cli:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
 }
 
 #[test]
