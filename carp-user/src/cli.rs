@@ -464,10 +464,10 @@ pub fn passfile_line(mut reader: impl Read) -> Result<Password, PassfileError> {
     Ok(Password(Zeroizing::new(line.to_vec())))
 }
 
-/// `--passfile`: only a regular file. It is opened non-blocking so that a
-/// FIFO without a writer cannot hang the start, then refused like a device
-/// (`/dev/zero` never ends a line, `/dev/stdin` is not a file to keep a
-/// password in). A file that group or other users can read is allowed (ucarp
+/// `--passfile`: a regular file only. A device (`/dev/urandom` never ends)
+/// or a FIFO (which may never get a writer) could hold the start forever;
+/// the path is opened non-blocking, so that even a FIFO opens at once, and
+/// then refused. A file that group or other users can read is allowed (ucarp
 /// reads it) but gets a warning.
 fn read_passfile(path: &Path, warnings: &mut Vec<String>) -> Result<Password, UsageError> {
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
