@@ -9,12 +9,14 @@
 use std::{
     ffi::OsString,
     fmt,
+    io::Read,
     net::Ipv4Addr,
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser};
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::xdp::AttachMode;
 
@@ -23,7 +25,7 @@ pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// ucarp's limit: the key is copied with its NUL into a 20-byte buffer.
 pub const MAX_PASSWORD_LEN: usize = 19;
 /// ucarp reads at most this many characters of a password file's first line.
-const MAX_PASSFILE_LINE: usize = 511;
+pub const MAX_PASSFILE_LINE: usize = 511;
 
 /// xcarp: share a virtual IP address between hosts with CARP (drop-in for
 /// ucarp).
@@ -67,13 +69,9 @@ pub struct Cli {
     pub vhid: Option<u8>,
 
     /// password (at most 19 bytes; visible in ps: prefer --passfile)
-    #[arg(
-        short = 'p',
-        long = "pass",
-        allow_hyphen_values = true,
-        value_name = "pass"
-    )]
-    pub pass: Option<String>,
+    #[arg(short = 'p', long = "pass", allow_hyphen_values = true, value_name = "pass",
+          value_parser = parse_password)]
+    pub pass: Option<Password>,
 
     /// read password from file (its first line)
     #[arg(
@@ -212,16 +210,27 @@ impl PartialEq for Facility {
 
 impl Eq for Facility {}
 
-/// A password: never printed, not even in debug output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(Vec<u8>);
+/// A password: never printed, not even in debug output, and overwritten
+/// with zeros when dropped.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(Zeroizing<Vec<u8>>);
 
 impl Password {
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// Hands the password over and leaves an empty one, so that the daemon
+    /// can drop it (and wipe it) as soon as the HMAC key is derived.
+    #[must_use]
+    pub fn take(&mut self) -> Self {
+        std::mem::take(self)
+    }
 }
+
+// The only field is a `Zeroizing`, which wipes the bytes on drop.
+impl ZeroizeOnDrop for Password {}
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -258,6 +267,9 @@ pub struct Config {
     pub script_timeout: Duration,
     pub pidfile: Option<PathBuf>,
     pub tie_break: TieBreakArg,
+    /// Problems that do not stop the daemon (a password file others can
+    /// read), to log once logging is set up.
+    pub warnings: Vec<String>,
 }
 
 /// A command-line problem: the message names the option and what it accepts.
@@ -320,25 +332,26 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
     // `-p` and `-o` may both be given: as with ucarp, the last one wins.
     let pass_index = matches.index_of("pass");
     let file_index = matches.index_of("passfile");
+    let mut warnings = Vec::new();
     let password = match (cli.pass, cli.passfile) {
         (None, None) => return err("You must supply a password (--pass or --passfile)"),
-        (Some(p), None) => p.into_bytes(),
-        (None, Some(f)) => read_passfile(&f)?,
+        (Some(p), None) => p,
+        (None, Some(f)) => read_passfile(&f, &mut warnings)?,
         (Some(p), Some(f)) => {
             if pass_index > file_index {
-                p.into_bytes()
+                p
             } else {
-                read_passfile(&f)?
+                read_passfile(&f, &mut warnings)?
             }
         }
     };
-    if password.len() > MAX_PASSWORD_LEN {
+    let password_len = password.as_bytes().len();
+    if password_len > MAX_PASSWORD_LEN {
         return Err(UsageError(format!(
-            "Password too long: {} bytes, at most {MAX_PASSWORD_LEN} (--pass/--passfile)",
-            password.len()
+            "Password too long: {password_len} bytes, at most {MAX_PASSWORD_LEN} (--pass/--passfile)"
         )));
     }
-    if password.is_empty() {
+    if password_len == 0 {
         return err("You must supply a password: the password is empty (--pass/--passfile)");
     }
     let advbase = cli.advbase.unwrap_or(1);
@@ -353,10 +366,19 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
             "--srcip and --addr must differ: the source address is the host's own, the virtual address is shared",
         );
     }
-    for (option, script) in [
-        ("--upscript", &cli.upscript),
-        ("--downscript", &cli.downscript),
-    ] {
+    // `--daemonize` changes directory to /, and scripts run (and the pid
+    // file is written) after that: a relative path must mean what it meant
+    // where xcarp was started.
+    let upscript = cli
+        .upscript
+        .map(|p| absolute("--upscript", &p))
+        .transpose()?;
+    let downscript = cli
+        .downscript
+        .map(|p| absolute("--downscript", &p))
+        .transpose()?;
+    let pidfile = cli.pidfile.map(|p| absolute("--pidfile", &p)).transpose()?;
+    for (option, script) in [("--upscript", &upscript), ("--downscript", &downscript)] {
         if let Some(path) = script {
             check_script(option, path)?;
         }
@@ -366,15 +388,15 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
         srcip,
         group: cli.mcast.unwrap_or(DEFAULT_GROUP),
         vhid,
-        password: Password(password),
+        password,
         preempt: cli.preempt,
         neutral: cli.neutral,
         vip,
         vip_arg,
         advbase,
         advskew,
-        upscript: cli.upscript,
-        downscript: cli.downscript,
+        upscript,
+        downscript,
         deadratio: cli.deadratio.unwrap_or(3),
         debug: cli.debug,
         shutdown: cli.shutdown,
@@ -387,22 +409,92 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
         xparam: cli.xparam,
         xdp_mode: cli.xdp_mode,
         script_timeout: Duration::from_secs(cli.script_timeout.unwrap_or(10)),
-        pidfile: cli.pidfile,
+        pidfile,
         tie_break: cli.tie_break,
+        warnings,
     })
 }
 
-/// ucarp's rule: the first line, cut at the first newline (a `\r` is kept, so
-/// a file written on Windows gives the same key as with ucarp).
-fn read_passfile(path: &Path) -> Result<Vec<u8>, UsageError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+fn absolute(option: &str, path: &Path) -> Result<PathBuf, UsageError> {
+    std::path::absolute(path).map_err(|e| UsageError(format!("{option} {}: {e}", path.display())))
+}
+
+/// Why a password file's content gives no password.
+#[derive(Debug, thiserror::Error)]
+pub enum PassfileError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("its first line is longer than {MAX_PASSFILE_LINE} bytes")]
+    LineTooLong,
+}
+
+/// A password file's content, read as ucarp reads it: the first line, cut at
+/// the first newline, a trailing `\r` kept (so a file written on Windows gives
+/// the same key as with ucarp). A NUL byte ends the password too: ucarp
+/// copies the line as a C string.
+///
+/// Reads at most [`MAX_PASSFILE_LINE`] + 1 bytes, whatever the source's size:
+/// a line that has not ended by then is an error (no password is that long).
+///
+/// # Errors
+/// A read error, or a first line longer than [`MAX_PASSFILE_LINE`] bytes.
+pub fn passfile_line(mut reader: impl Read) -> Result<Password, PassfileError> {
+    let mut buf = Zeroizing::new([0u8; MAX_PASSFILE_LINE + 1]);
+    let mut len = 0;
+    let ends_line = |b: &u8| *b == b'\n' || *b == 0;
+    while len < buf.len() {
+        match reader.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if buf[len - n..len].iter().any(ends_line) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let read = &buf[..len];
+    let line = match read.iter().position(ends_line) {
+        Some(end) => &read[..end],
+        None if len < buf.len() => read,
+        None => return Err(PassfileError::LineTooLong),
+    };
+    Ok(Password(Zeroizing::new(line.to_vec())))
+}
+
+/// `--passfile`: a regular file only. A device (`/dev/urandom` never ends)
+/// or a FIFO (which may never get a writer) could hold the start forever;
+/// the path is opened non-blocking, so that even a FIFO opens at once, and
+/// then refused. A file that group or other users can read is allowed (ucarp
+/// reads it) but gets a warning.
+fn read_passfile(path: &Path, warnings: &mut Vec<String>) -> Result<Password, UsageError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |what: &dyn fmt::Display| {
         UsageError(format!(
-            "cannot read password file {} (--passfile): {e}",
+            "cannot read password file {} (--passfile): {what}",
             path.display()
         ))
-    })?;
-    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    Ok(line[..line.len().min(MAX_PASSFILE_LINE)].to_vec())
+    };
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| fail(&e))?;
+    let meta = file.metadata().map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(fail(&"not a regular file"));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o044 != 0 {
+        warnings.push(format!(
+            "password file {} is readable by other users (mode {:04o}): chmod go-rwx it (--passfile)",
+            path.display(),
+            mode & 0o7777
+        ));
+    }
+    passfile_line(file).map_err(|e| fail(&e))
 }
 
 /// Scripts run without a shell, so they must exist and be executable; finding
@@ -464,6 +556,12 @@ fn parse_deadratio(s: &str) -> Result<u32, String> {
 
 fn parse_script_timeout(s: &str) -> Result<u64, String> {
     parse_ranged(s, "script timeout (seconds)", 1, 3600)
+}
+
+/// `--pass`, kept in a [`Password`] so that even the parsed command line
+/// never shows it.
+fn parse_password(s: &str) -> Result<Password, String> {
+    Ok(Password(Zeroizing::new(s.as_bytes().to_vec())))
 }
 
 fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {

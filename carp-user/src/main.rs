@@ -1,7 +1,7 @@
 //! `xcarp`: the daemon's entry point. Parses the ucarp-compatible command
 //! line, daemonizes before any thread exists, then runs the daemon on a
 //! single-threaded tokio runtime.
-use std::{fs::File, io::Write as _, path::Path, process::ExitCode};
+use std::{fs::File, io::Read as _, path::Path, process::ExitCode};
 
 use anyhow::Context as _;
 use nix::fcntl::{Flock, FlockArg};
@@ -48,6 +48,9 @@ fn run(config: Config) -> anyhow::Result<()> {
     }
     let _pidfile = config.pidfile.as_deref().map(PidFile::create).transpose()?;
     daemon::logging::init(config.debug, config.facility, !config.daemonize);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -59,28 +62,74 @@ fn run(config: Config) -> anyhow::Result<()> {
 /// `--pidfile`: holds an exclusive lock on the file for the daemon's
 /// lifetime, so a second xcarp with the same pidfile refuses to start, and
 /// removes the file at exit.
+///
+/// The path is usually in a directory other programs write to, so nothing
+/// there is trusted: a symbolic link is not followed, anything but a regular
+/// file is refused, and an existing file is only overwritten once it is
+/// locked and holds nothing, or the pid of a process that is gone, is this
+/// one, or is another xcarp (one that does not hold the lock, so the file is
+/// stale).
 struct PidFile {
     path: std::path::PathBuf,
     _lock: Flock<File>,
 }
 
+/// Longest content read from an existing pid file: a pid and a newline.
+const PIDFILE_READ_LIMIT: u64 = 32;
+
 impl PidFile {
     fn create(path: &Path) -> anyhow::Result<Self> {
+        use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+        let fail = |what: &dyn std::fmt::Display| {
+            anyhow::anyhow!("pid file {} (--pidfile): {what}", path.display())
+        };
+        // No O_TRUNC: nothing is erased before the checks below. O_NONBLOCK:
+        // a FIFO at the path must not hang the start.
         let file = File::options()
+            .read(true)
+            .write(true)
             .create(true)
             .truncate(false)
-            .write(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
-            .with_context(|| format!("cannot open pid file {} (--pidfile)", path.display()))?;
-        let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => fail(&"is a symbolic link: refusing to follow it"),
+                _ => fail(&format_args!("cannot open it: {e}")),
+            })?;
+        let meta = file.metadata().map_err(|e| fail(&e))?;
+        if !meta.is_file() {
+            return Err(fail(&"not a regular file"));
+        }
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
             anyhow::anyhow!(
                 "pid file {} is locked by another running xcarp ({e}) (--pidfile)",
                 path.display()
             )
         })?;
-        lock.set_len(0)?;
-        writeln!(lock, "{}", std::process::id())
-            .with_context(|| format!("cannot write pid file {}", path.display()))?;
+        let mut content = Vec::new();
+        (&*lock)
+            .take(PIDFILE_READ_LIMIT)
+            .read_to_end(&mut content)
+            .map_err(|e| fail(&e))?;
+        let own_exe = std::fs::read_link("/proc/self/exe").ok();
+        match std::str::from_utf8(&content).map(str::trim) {
+            Ok("") => {}
+            Ok(text) => match text.parse::<i32>() {
+                Ok(pid) if pid > 0 => {
+                    if let Some(foreign) = foreign_process(pid, own_exe.as_deref()) {
+                        return Err(fail(&format_args!(
+                            "holds the pid of running process {pid} ({foreign}), which is not an xcarp: not overwriting it (remove the file if it is stale)"
+                        )));
+                    }
+                }
+                _ => return Err(fail(&"does not hold a pid: not overwriting it")),
+            },
+            Err(_) => return Err(fail(&"does not hold a pid: not overwriting it")),
+        }
+        lock.set_len(0).map_err(|e| fail(&e))?;
+        lock.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
+            .map_err(|e| fail(&format_args!("cannot write it: {e}")))?;
         Ok(Self {
             path: path.to_owned(),
             _lock: lock,
@@ -88,8 +137,178 @@ impl PidFile {
     }
 }
 
+/// The name of process `pid` if it runs and is not an xcarp: neither this
+/// process nor one running the same executable (`own_exe`). None if it is
+/// gone.
+fn foreign_process(pid: i32, own_exe: Option<&Path>) -> Option<String> {
+    use nix::{errno::Errno, sys::signal::kill, unistd::Pid};
+    if u32::try_from(pid).is_ok_and(|p| p == std::process::id()) {
+        return None;
+    }
+    // Signal 0 only checks: EPERM still means the process exists.
+    if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
+        return None;
+    }
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    if exe.is_some() && exe.as_deref() == own_exe {
+        return None;
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    Some(comm.trim().to_owned())
+}
+
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        os::unix::fs::symlink,
+        path::PathBuf,
+        process::{Child, Command},
+        sync::mpsc,
+        time::Duration,
+    };
+
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xcarp-pidfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    fn error(path: &Path) -> String {
+        match PidFile::create(path) {
+            Ok(_) => panic!("{} was accepted", path.display()),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    /// A process that runs until dropped.
+    struct Sleeper(Child);
+
+    impl Sleeper {
+        fn start() -> Self {
+            Self(Command::new("sleep").arg("60").spawn().unwrap())
+        }
+        fn pid(&self) -> i32 {
+            i32::try_from(self.0.id()).unwrap()
+        }
+    }
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn a_new_pidfile_holds_our_pid_and_is_removed_on_drop() {
+        let path = temp_path("new.pid");
+        let pidfile = PidFile::create(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        let e = error(&path);
+        assert!(e.contains("locked by another running xcarp"), "{e}");
+        drop(pidfile);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_symlink_is_not_followed() {
+        let target = temp_path("precious");
+        std::fs::write(&target, "precious\n").unwrap();
+        let link = temp_path("link.pid");
+        symlink(&target, &link).unwrap();
+        let e = error(&link);
+        assert!(
+            e.contains("symbolic link") && e.contains("--pidfile"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+        assert!(link.symlink_metadata().is_ok(), "the link was removed");
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_hanging() {
+        let path = temp_path("fifo.pid");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let fifo = path.clone();
+        std::thread::spawn(move || tx.send(PidFile::create(&fifo).map(|_| ())));
+        let result = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("opening a FIFO as pid file hangs");
+        let e = format!("{:#}", result.expect_err("a FIFO was accepted"));
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_holds_no_pid_is_not_overwritten() {
+        let path = temp_path("passwd");
+        std::fs::write(&path, "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        let e = error(&path);
+        assert!(e.contains("does not hold a pid"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "root:x:0:0:root:/root:/bin/sh\n"
+        );
+    }
+
+    #[test]
+    fn the_pid_of_another_running_program_is_not_overwritten() {
+        let sleeper = Sleeper::start();
+        let path = temp_path("other.pid");
+        std::fs::write(&path, format!("{}\n", sleeper.pid())).unwrap();
+        let e = error(&path);
+        assert!(
+            e.contains(&format!("running process {} (sleep)", sleeper.pid())),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", sleeper.pid())
+        );
+    }
+
+    #[test]
+    fn a_stale_pid_or_our_own_is_replaced() {
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        for content in [format!("{}\n", gone.id()), std::process::id().to_string()] {
+            let path = temp_path("stale.pid");
+            std::fs::write(&path, &content).unwrap();
+            let _pidfile = PidFile::create(&path).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                format!("{}\n", std::process::id()),
+                "{content:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_process_running_our_executable_is_not_foreign() {
+        let sleeper = Sleeper::start();
+        let sleep_exe = std::fs::read_link(format!("/proc/{}/exe", sleeper.pid())).unwrap();
+        assert_eq!(foreign_process(sleeper.pid(), Some(&sleep_exe)), None);
+        let own = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(
+            foreign_process(sleeper.pid(), Some(&own)).as_deref(),
+            Some("sleep")
+        );
+        assert_eq!(
+            foreign_process(sleeper.pid(), None).as_deref(),
+            Some("sleep")
+        );
     }
 }

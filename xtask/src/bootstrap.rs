@@ -12,6 +12,9 @@ use anyhow::{Context as _, bail, ensure};
 /// bpf-linker release known to build against the nightly's LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
+/// cargo-fuzz release that drives the short fuzz pass (`cargo xtask fuzz`).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// The toolchain that compiles the eBPF crate.
 pub const EBPF_TOOLCHAIN: &str = "nightly";
 
@@ -136,6 +139,48 @@ fn bpf_linker() -> anyhow::Result<()> {
         linker.exists(),
         "cargo install finished but {} is missing",
         linker.display()
+    );
+    Ok(())
+}
+
+/// Path of the project's cargo-fuzz.
+pub fn cargo_fuzz_path() -> PathBuf {
+    tools_dir().join("bin/cargo-fuzz")
+}
+
+/// Makes sure cargo-fuzz is installed in `.tools/`. Its build output is only
+/// shown if it fails.
+pub fn cargo_fuzz() -> anyhow::Result<()> {
+    let bin = cargo_fuzz_path();
+    if Command::new(&bin)
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: cargo-fuzz is missing: installing cargo-fuzz {CARGO_FUZZ_VERSION} into {} (a minute or two, once)",
+        tools_dir().display()
+    );
+    output(
+        Command::new("cargo")
+            .args([
+                "install",
+                "cargo-fuzz",
+                "--locked",
+                "--version",
+                CARGO_FUZZ_VERSION,
+            ])
+            .arg("--root")
+            .arg(tools_dir())
+            .env_remove("RUSTUP_TOOLCHAIN"),
+    )
+    .context("installing cargo-fuzz failed")?;
+    ensure!(
+        bin.exists(),
+        "cargo install finished but {} is missing",
+        bin.display()
     );
     Ok(())
 }

@@ -7,6 +7,7 @@ mod bench;
 mod bootstrap;
 mod build;
 mod demo;
+mod fuzz;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -21,8 +22,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install everything the build and the tests need: rust-src for the
-    /// nightly, bpf-linker (into .tools/), and the Debian packages the tests
-    /// drive. Idempotent.
+    /// nightly, bpf-linker and cargo-fuzz (into .tools/), and the Debian
+    /// packages the tests drive. Idempotent.
     Setup,
     /// Install rust-src and bpf-linker if missing, then build the XDP object
     /// and the xcarp binary (release).
@@ -52,6 +53,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build the fuzz targets of carp-user/fuzz and fuzz each briefly
+    /// (90 s in all); a crash fails with the input that reproduces it. Also
+    /// the first step of `test`.
+    Fuzz,
     /// Measure the XDP program's ns/frame per frame class with
     /// BPF_PROG_TEST_RUN beside an empty program. Needs root.
     Bench {
@@ -65,6 +70,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Setup => {
             bootstrap::ebpf_toolchain()?;
+            bootstrap::cargo_fuzz()?;
             bootstrap::test_packages()
         }
         Command::BuildEbpf => {
@@ -82,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             build::exec(&built.binary, &args)
         }
         Command::Test { args } => test::run(&args),
+        Command::Fuzz => fuzz::short_pass(),
         Command::Bench { args } => bench::run(&args),
         Command::Demo { with, xcarp } => demo::run(with, xcarp),
     }

@@ -9,6 +9,7 @@ use anyhow::{Context as _, ensure};
 use crate::{bootstrap, build};
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
+    crate::fuzz::short_pass()?;
     ensure!(
         bootstrap::is_root(),
         "the test suite attaches XDP programs and creates network namespaces: run it as root"

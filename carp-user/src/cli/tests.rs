@@ -1,4 +1,4 @@
-use std::os::unix::fs::PermissionsExt as _;
+use std::{io::Read, os::unix::fs::PermissionsExt as _};
 
 use super::*;
 
@@ -364,6 +364,10 @@ fn the_password_never_shows_in_debug_output() {
     let shown = format!("{c:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("<redacted>"));
+    // Nor in the parsed command line before validation.
+    let cli = Cli::try_parse_from(["xcarp", "-p", "hunter2"]).unwrap();
+    let shown = format!("{cli:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
 }
 
 #[test]
@@ -404,4 +408,208 @@ fn help_lists_every_ucarp_option_and_no_arguments_prints_it() {
         assert!(help.contains(short), "help lacks {short}");
     }
     assert!(matches!(parse(["xcarp"]), Ok(Parsed::Print(_))));
+}
+
+fn passfile_error(file: &Path) -> String {
+    error(&[
+        "xcarp",
+        "-v",
+        "1",
+        "-o",
+        file.to_str().unwrap(),
+        "-a",
+        "10.0.0.2",
+        "-s",
+        "10.0.0.1",
+    ])
+}
+
+/// A reader that hands out one byte per call and counts what it gave.
+struct Trickle<'a> {
+    data: &'a [u8],
+    given: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some((&first, rest)) = self.data.split_first() else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        buf[0] = first;
+        self.data = rest;
+        self.given += 1;
+        Ok(1)
+    }
+}
+
+#[test]
+fn the_passfile_reader_keeps_ucarps_first_line_contract() {
+    for (content, expected) in [
+        (&b"secret\r\nsecond\n"[..], &b"secret\r"[..]),
+        (b"plain", b"plain"),
+        (b"", b""),
+        (b"\nsecond", b""),
+        // ucarp copies the line as a C string: a NUL ends it.
+        (b"abc\0def\n", b"abc"),
+    ] {
+        let password = passfile_line(content).unwrap();
+        assert_eq!(password.as_bytes(), expected, "{content:?}");
+        let mut trickle = Trickle {
+            data: content,
+            given: 0,
+        };
+        assert_eq!(passfile_line(&mut trickle).unwrap().as_bytes(), expected);
+    }
+    let longest = [b'a'; MAX_PASSFILE_LINE];
+    assert_eq!(
+        passfile_line(&[&longest[..], b"\n"].concat()[..])
+            .unwrap()
+            .as_bytes()
+            .len(),
+        MAX_PASSFILE_LINE
+    );
+}
+
+#[test]
+fn the_passfile_reader_stops_after_512_bytes() {
+    let e = passfile_line(std::io::repeat(b'a')).expect_err("an endless line was accepted");
+    assert!(matches!(e, PassfileError::LineTooLong), "{e}");
+    assert_eq!(
+        passfile_line(std::io::repeat(0)).unwrap().as_bytes(),
+        b"",
+        "NULs end the line"
+    );
+    let long = vec![b'a'; 4096];
+    let mut trickle = Trickle {
+        data: &long,
+        given: 0,
+    };
+    assert!(passfile_line(&mut trickle).is_err());
+    assert_eq!(trickle.given, MAX_PASSFILE_LINE + 1);
+    // It also stops at the end of the line: the rest is not read.
+    let mut trickle = Trickle {
+        data: b"pw\nmore lines that are never read\n",
+        given: 0,
+    };
+    passfile_line(&mut trickle).unwrap();
+    assert_eq!(trickle.given, 3);
+}
+
+#[test]
+fn a_huge_passfile_is_a_quick_clear_error() {
+    let f = temp_file("pw-huge", &[b'x'; 600], 0o600);
+    // 64 GiB, sparse: reading it whole would take the machine down.
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let start = std::time::Instant::now();
+    let e = passfile_error(&f);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(
+        e.contains("--passfile") && e.contains("longer than 511 bytes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn devices_and_fifos_are_refused_as_passfiles_without_hanging() {
+    let fifo = std::env::temp_dir().join(format!("xcarp-cli-{}-fifo", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for path in [Path::new("/dev/zero"), Path::new("/dev/null"), &fifo] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = path.to_owned();
+        std::thread::spawn(move || tx.send(passfile_error(&owned)));
+        let e = rx
+            .recv_timeout(Duration::from_secs(2))
+            .unwrap_or_else(|_| panic!("--passfile {} hangs", path.display()));
+        assert!(
+            e.contains("--passfile") && e.contains("not a regular file"),
+            "{e}"
+        );
+    }
+    let _ = std::fs::remove_file(&fifo);
+}
+
+#[test]
+fn a_passfile_others_can_read_gets_a_warning() {
+    let shared = temp_file("pw-shared", b"secret\n", 0o644);
+    let mut args = BASE.to_vec();
+    args.extend_from_slice(&["-o", shared.to_str().unwrap()]);
+    let c = config(&args);
+    assert_eq!(c.password.as_bytes(), b"secret");
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("readable by other users") && c.warnings[0].contains("--passfile"),
+        "{:?}",
+        c.warnings
+    );
+    let private = temp_file("pw-private", b"secret\n", 0o600);
+    args.extend_from_slice(&["-o", private.to_str().unwrap()]);
+    assert_eq!(config(&args).warnings, Vec::<String>::new());
+    // A password on the command line has no file to warn about.
+    assert!(config(BASE).warnings.is_empty());
+}
+
+#[test]
+fn the_password_is_wiped_when_handed_over() {
+    fn wiped_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+    let mut c = with_base(&["-p", "hunter2"]);
+    wiped_on_drop(&c.password);
+    let taken = c.password.take();
+    assert_eq!(taken.as_bytes(), b"hunter2");
+    assert!(c.password.as_bytes().is_empty());
+}
+
+/// `path` written relative to the current directory, however deep it is.
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap();
+    let up = "../".repeat(cwd.components().count() - 1);
+    PathBuf::from(up).join(path.strip_prefix("/").unwrap())
+}
+
+#[test]
+fn relative_script_and_pidfile_paths_are_made_absolute() {
+    let up = temp_file("up-rel", b"#!/bin/sh\n", 0o755);
+    let down = temp_file("down-rel", b"#!/bin/sh\n", 0o755);
+    let pid = up.with_file_name("xcarp-rel.pid");
+    let (up_rel, down_rel, pid_rel) = (
+        relative_to_cwd(&up),
+        relative_to_cwd(&down),
+        relative_to_cwd(&pid),
+    );
+    assert!(up_rel.is_relative());
+    let c = with_base(&[
+        "-u",
+        up_rel.to_str().unwrap(),
+        "--downscript",
+        down_rel.to_str().unwrap(),
+        "--pidfile",
+        pid_rel.to_str().unwrap(),
+    ]);
+    let cwd = std::env::current_dir().unwrap();
+    for (given, resolved) in [
+        (&up_rel, &c.upscript),
+        (&down_rel, &c.downscript),
+        (&pid_rel, &c.pidfile),
+    ] {
+        let resolved = resolved.as_deref().unwrap();
+        assert!(resolved.is_absolute(), "{}", resolved.display());
+        assert_eq!(resolved, cwd.join(given));
+    }
+    assert!(base_error(&["--pidfile", ""]).contains("--pidfile"));
+}
+
+#[test]
+fn a_nul_ends_the_passfile_password_as_in_ucarp() {
+    let f = temp_file("pw-nul", b"abc\0def\n", 0o600);
+    let mut args = BASE.to_vec();
+    args.extend_from_slice(&["-o", f.to_str().unwrap()]);
+    assert_eq!(config(&args).password.as_bytes(), b"abc");
 }

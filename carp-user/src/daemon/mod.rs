@@ -137,7 +137,7 @@ impl RateLimited {
 }
 
 /// Runs the daemon until a signal or a fatal error.
-pub async fn run(config: Config) -> Result<(), DaemonError> {
+pub async fn run(mut config: Config) -> Result<(), DaemonError> {
     let interface_name = match &config.interface {
         Some(name) => name.clone(),
         None => {
@@ -158,7 +158,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         tracing::warn!("Warning: no script called when going down");
     }
 
-    let auth = CarpAuth::new(config.password.as_bytes(), config.vhid, &[config.vip])?;
+    let auth = CarpAuth::new(
+        config.password.take().as_bytes(),
+        config.vhid,
+        &[config.vip],
+    )?;
 
     // Subscribe to link events before anything can change.
     let (running, link) = net::watch_link(&interface.name, interface.index).await?;
