@@ -80,7 +80,7 @@ fn corpus(paths: &RxPaths) -> Vec<(String, Vec<u8>)> {
         ("no DF", L3 + 6, &[0x00, 0x00]),
         ("total length 55", L3 + 2, &[0, 55]),
         ("total length 1500", L3 + 2, &[0x05, 0xdc]),
-        ("own source", L3 + 12, &[192, 0, 2, 1]),
+        ("own source", L3 + 12, &[10, 99, 0, 2]),
         ("other group", L3 + 16, &[224, 0, 0, 19]),
         ("other VHID", CARP + 1, &[43]),
         ("CARP version 3", CARP, &[0x31]),
@@ -109,8 +109,9 @@ fn corpus(paths: &RxPaths) -> Vec<(String, Vec<u8>)> {
 }
 
 fn check_corpus(broadcast: bool) {
-    let Some(xdp) = setup() else { return };
-    let mut paths = RxPaths::new(xdp, broadcast);
+    let Some(mut xdp) = setup() else { return };
+    let reader = xdp_common::reader(&mut xdp);
+    let mut paths = RxPaths::new(xdp, reader, broadcast);
     let mut disagreements = Vec::new();
     let mut accepted = 0;
     let corpus = corpus(&paths);

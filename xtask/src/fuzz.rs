@@ -14,9 +14,9 @@ use std::{
     time::Instant,
 };
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 
-use crate::bootstrap;
+use crate::{bootstrap, build};
 
 /// One fuzz target: its `[[bin]]` name in `carp-user/fuzz/Cargo.toml` and
 /// the inputs its corpus starts from.
@@ -39,6 +39,12 @@ const TARGETS: &[Target] = &[
     Target {
         name: "passfile",
         seeds: passfile_contents,
+    },
+    // Differential: the XDP program against the userspace paths (needs
+    // root and the real XDP object, see `short_pass`).
+    Target {
+        name: "rx_paths",
+        seeds: captured_frames,
     },
 ];
 
@@ -73,8 +79,15 @@ fn cargo_fuzz(subcommand: &str) -> Command {
 }
 
 /// Builds every target, then fuzzes each for its share of [`TOTAL_SECONDS`].
+/// The differential target loads the real XDP object at run time, so it is
+/// built first (as `cargo xtask test` does anyway) and its path handed over.
 pub fn short_pass() -> anyhow::Result<()> {
+    ensure!(
+        bootstrap::is_root(),
+        "the fuzz pass runs the XDP program with BPF_PROG_TEST_RUN: run it as root"
+    );
     bootstrap::cargo_fuzz()?;
+    let xdp_object = build::build(build::Profile::Dev, &["--bin", "xcarp"])?.object;
     let target_dir = work_dir().join("build");
     eprintln!("xtask: fuzz: building the fuzz targets (carp-user/fuzz)");
     let build = cargo_fuzz("build")
@@ -92,7 +105,7 @@ pub fn short_pass() -> anyhow::Result<()> {
     let seconds = (TOTAL_SECONDS / TARGETS.len() as u64).max(1);
     let mut failures = Vec::new();
     for target in TARGETS {
-        if let Err(e) = run_target(target, seconds, &target_dir) {
+        if let Err(e) = run_target(target, seconds, &target_dir, &xdp_object) {
             eprintln!("xtask: fuzz {}: FAILED: {e:#}", target.name);
             failures.push(target.name);
         }
@@ -103,7 +116,12 @@ pub fn short_pass() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_target(target: &Target, seconds: u64, target_dir: &Path) -> anyhow::Result<()> {
+fn run_target(
+    target: &Target,
+    seconds: u64,
+    target_dir: &Path,
+    xdp_object: &Path,
+) -> anyhow::Result<()> {
     let corpus = work_dir().join("corpus").join(target.name);
     let artifacts = work_dir().join("artifacts").join(target.name);
     let logs = work_dir().join("logs");
@@ -120,6 +138,7 @@ fn run_target(target: &Target, seconds: u64, target_dir: &Path) -> anyhow::Resul
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let start = Instant::now();
     let status = cargo_fuzz("run")
+        .env("XCARP_FUZZ_XDP_OBJECT", xdp_object)
         .arg("--target-dir")
         .arg(target_dir)
         .arg(target.name)
@@ -209,24 +228,32 @@ fn entries(dir: &Path) -> anyhow::Result<BTreeSet<PathBuf>> {
 /// Every packet of the ucarp captures in `carp-user/tests/data`, as the
 /// Ethernet frame and as the IPv4 packet inside it.
 fn captured_packets() -> anyhow::Result<Vec<Vec<u8>>> {
-    let dir = bootstrap::workspace_root().join("carp-user/tests/data");
     let mut seeds = Vec::new();
+    for frame in captured_frames()? {
+        if frame.len() > 14 {
+            seeds.push(frame[14..].to_vec());
+        }
+        seeds.push(frame);
+    }
+    Ok(seeds)
+}
+
+/// The Ethernet frames of the ucarp captures: authentic adverts for the
+/// differential target's instance, and gratuitous ARP.
+fn captured_frames() -> anyhow::Result<Vec<Vec<u8>>> {
+    let dir = bootstrap::workspace_root().join("carp-user/tests/data");
+    let mut frames = Vec::new();
     for path in entries(&dir)? {
         if path.extension().is_some_and(|e| e == "pcap") {
             let bytes =
                 fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            for frame in pcap_frames(&bytes).with_context(|| format!("{}", path.display()))? {
-                if frame.len() > 14 {
-                    seeds.push(frame[14..].to_vec());
-                }
-                seeds.push(frame);
-            }
+            frames.extend(pcap_frames(&bytes).with_context(|| format!("{}", path.display()))?);
         }
     }
-    if seeds.is_empty() {
-        bail!("no packet in the captures of {}", dir.display());
+    if frames.is_empty() {
+        bail!("no frame in the captures of {}", dir.display());
     }
-    Ok(seeds)
+    Ok(frames)
 }
 
 /// The records of a classic little-endian pcap file of Ethernet frames.

@@ -16,9 +16,12 @@ use xcarp::{
 
 pub const VHID: u8 = 42;
 pub const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-pub const OWN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-pub const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 252);
+// The instance of the ucarp captures in carp-user/tests/data (VHID 42,
+// password "love", VIP 10.99.0.252, sent from 10.99.0.1), so that their
+// frames are authentic adverts here (the fuzzer starts from them).
+pub const OWN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+pub const PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 252);
 pub const PASSWORD: &[u8] = b"love";
 /// PACKET_HOST: a frame addressed to this host (or multicast/broadcast
 /// the filter treats alike).
@@ -40,7 +43,7 @@ impl Verdicts {
     }
 }
 
-/// One instance (VHID 42 on untagged frames, own address 192.0.2.1),
+/// One instance (VHID 42 on untagged frames, own address 10.99.0.2),
 /// configured identically on every path.
 pub struct RxPaths {
     xdp: XdpAttachment,
@@ -51,9 +54,9 @@ pub struct RxPaths {
 }
 
 impl RxPaths {
-    /// `xdp` is a loaded program (see `super::setup`); `broadcast` is
+    /// `xdp` is a loaded program and `reader` its ring; `broadcast` is
     /// ucarp's `--nomcast`.
-    pub fn new(mut xdp: XdpAttachment, broadcast: bool) -> Self {
+    pub fn new(mut xdp: XdpAttachment, reader: AdvertReader, broadcast: bool) -> Self {
         xdp.configure_vhid(VhidSettings {
             vhid: VHID,
             vlan: 0,
@@ -62,7 +65,6 @@ impl RxPaths {
             own_addrs: &[OWN],
         })
         .expect("configure the VHID");
-        let reader = super::reader(&mut xdp);
         Self {
             xdp,
             reader,
