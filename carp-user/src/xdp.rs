@@ -293,6 +293,7 @@ impl XdpAttachment {
             return Err(XdpError::StubObject);
         }
         let mut ebpf = Ebpf::load(object)?;
+        release_freed_heap();
         let program: &mut Xdp = ebpf
             .program_mut(XDP_PROGRAM_NAME)
             .ok_or(XdpError::MissingProgram)?
@@ -543,6 +544,19 @@ fn read_one(ring: &mut RingBuf<MapData>) -> Result<Option<AdvertRecord>, XdpErro
         });
     }
     Ok(Some(bytemuck::pod_read_unaligned(bytes)))
+}
+
+/// Loading parses the kernel's whole BTF (aya's loader always does, several
+/// MB on current kernels) and frees it again; give that memory back to the
+/// system instead of keeping it in the allocator for the daemon's lifetime.
+fn release_freed_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it has
+    // no preconditions and touches no live allocation.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn attach_in(program: &mut Xdp, interface: &str, mode: XdpMode) -> Result<XdpMode, XdpError> {
