@@ -4,7 +4,6 @@
 use std::{
     fmt, fs,
     net::Ipv4Addr,
-    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
     time::{Duration, Instant},
@@ -129,10 +128,11 @@ impl Drop for TempDir {
     }
 }
 
+/// Variants start daemons from parallel threads: see
+/// [`write_executable`](crate::write_executable) for why scripts are not
+/// written with `fs::write`.
 fn write_script(path: &Path, body: &str) {
-    fs::write(path, format!("#!/bin/sh\n{body}"))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod script");
+    crate::write_executable(path, &format!("#!/bin/sh\n{body}"));
 }
 
 /// A CARP daemon running in a host's namespace. Killed (with its scripts)

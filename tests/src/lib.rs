@@ -11,8 +11,9 @@ pub mod log;
 pub mod probe;
 
 use std::{
+    io::Write as _,
     os::unix::process::CommandExt as _,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     thread,
@@ -66,6 +67,32 @@ pub fn try_sh(program: &str, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+/// Writes `contents` to `path` as an executable file (mode 755).
+///
+/// A child process writes it, never a descriptor of this process: such a
+/// descriptor, open for writing, is inherited by any child another thread
+/// forks meanwhile and stays open until that child execs, and executing the
+/// file in that window fails with ETXTBSY ("Text file busy").
+pub fn write_executable(path: &Path, contents: &str) {
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start sh to write {}: {e}", path.display()));
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    stdin
+        .write_all(contents.as_bytes())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    drop(stdin);
+    let status = child.wait().expect("wait for sh");
+    assert!(
+        status.success(),
+        "writing {} failed: {status}",
+        path.display()
+    );
 }
 
 /// A network namespace, deleted (with everything in it) on drop.
