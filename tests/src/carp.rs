@@ -9,7 +9,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{ProcessGuard, lan::Host, log::Log, unique_name, wait_until, xcarp_bin};
+use crate::{
+    ProcessGuard,
+    lan::Host,
+    log::Log,
+    probe::{Adverts, epoch_now, two_masters},
+    unique_name, wait_until, xcarp_bin,
+};
 
 /// Which CARP implementation runs on a host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -439,9 +445,12 @@ pub fn wait_for_exactly_one_master(
     result
 }
 
-/// Fails with the nodes' states if more than one is MASTER at any check
-/// during `window` (by log or by VIP).
-pub fn assert_never_two_masters(nodes: &mut [&mut Node], window: Duration) {
+/// Fails if the wire shows two masters during `window` (see
+/// [`two_masters`]: judged from the adverts' capture timestamps), or no
+/// advert at all over a window of two intervals or more. The nodes' logs
+/// and VIPs, polled meanwhile, must agree.
+pub fn assert_never_two_masters(nodes: &mut [&mut Node], wire: &Adverts, window: Duration) {
+    let from = epoch_now();
     let deadline = Instant::now() + window;
     while Instant::now() < deadline {
         let by_log = masters(nodes);
@@ -452,4 +461,21 @@ pub fn assert_never_two_masters(nodes: &mut [&mut Node], window: Duration) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let to = from + window.as_secs_f64();
+    // tcpdump prints each frame as it is captured: wait for the last lines.
+    std::thread::sleep(Duration::from_millis(300));
+    let adverts = wire.between(from, to);
+    if let Some(why) = two_masters(&adverts) {
+        panic!("two masters on the wire: {why}\n{}", wire.text());
+    }
+    let interval = nodes
+        .iter()
+        .map(|n| n.opts.interval())
+        .max()
+        .unwrap_or_default();
+    assert!(
+        !adverts.is_empty() || window < 2 * interval,
+        "no advert on the wire in {window:?}: no master at all\n{}",
+        wire.text()
+    );
 }

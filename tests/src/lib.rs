@@ -263,6 +263,16 @@ pub const TALLY: &str = "XCARP_TEST_TALLY";
 /// removes what it created and exits.
 pub const SCENARIO_TIME_LIMIT: Duration = Duration::from_secs(300);
 
+/// Longest any other namespace test may run (see [`test_time_limit`]).
+pub const TEST_TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// A [`TEST_TIME_LIMIT`] on the calling test, named after its thread (libtest
+/// names it after the test); keep it alive for the test's duration.
+pub fn test_time_limit() -> cleanup::TimeLimit {
+    let test = thread::current().name().unwrap_or("a test").to_owned();
+    cleanup::time_limit(&test, TEST_TIME_LIMIT)
+}
+
 /// Whether [`ALLOW_SKIP`] is set to 1.
 pub fn skips_allowed() -> bool {
     std::env::var(ALLOW_SKIP).is_ok_and(|v| v == "1")

@@ -1,6 +1,7 @@
 //! The harness's own promises (docs/testing.md): a test that cannot run
 //! fails unless skips are allowed, and skips are counted; Ctrl-C, a time
-//! limit or a hard kill leave no namespace or process behind.
+//! limit or a hard kill leave no namespace or process behind; a second
+//! master is seen on the wire even when no daemon logs it.
 //!
 //! Each check runs this binary again as a child, on one of the `helper_*`
 //! tests below (ignored unless asked for by name, and inert outside a child).
@@ -12,8 +13,13 @@ use std::{
 };
 
 use xcarp_tests::{
-    ALLOW_SKIP, Netns, ProcessGuard, TALLY, carp::Impl, cleanup, require_root, run_variants,
-    skip_or_fail, wait_until,
+    ALLOW_SKIP, Netns, ProcessGuard, TALLY,
+    carp::{CarpOpts, Impl, Node, State, assert_never_two_masters},
+    cleanup,
+    frames::{Trafgen, carp_advert},
+    lan::Lan,
+    probe::Adverts,
+    require_root, run_variants, skip_or_fail, wait_until,
 };
 
 const HELPER: &str = "XCARP_HARNESS_HELPER";
@@ -265,4 +271,39 @@ fn wait_child(
         let _ = child.wait();
     }
     status
+}
+
+/// A host that advertises the VHID beside a healthy master, unseen by the
+/// master's log and holding no VIP, is a second master on the wire.
+#[test]
+fn a_second_advertiser_is_two_masters_even_if_no_log_says_so() {
+    require_root();
+    let _limit = cleanup::time_limit("two-masters check", Duration::from_secs(120));
+    let lan = Lan::with_hosts(2);
+    let opts = CarpOpts::default();
+    let wire = Adverts::start(&lan, opts.vhid);
+    let mut node = Node::start(&lan.hosts[0], Impl::Xcarp, opts.clone());
+    assert!(
+        node.wait_state(State::Master, Duration::from_secs(20)),
+        "no master"
+    );
+    // One master alone passes.
+    assert_never_two_masters(&mut [&mut node], &wire, Duration::from_secs(3));
+    // Host 2 claims VHID 42 twice a second (its digest is wrong, so the
+    // master keeps its state and its VIP).
+    let rogue = carp_advert(opts.vhid, lan.hosts[1].addr);
+    let _rogue = Trafgen::start(&lan.hosts[1], &[rogue], 500_000);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_never_two_masters(&mut [&mut node], &wire, Duration::from_secs(3));
+    }));
+    let message = caught
+        .expect_err("a second advertiser passed as one master")
+        .downcast::<String>()
+        .map(|m| *m)
+        .unwrap_or_default();
+    assert!(
+        message.contains("two masters on the wire") && message.contains("10.99.0.2"),
+        "{message}"
+    );
+    assert_eq!(node.state(), Some(State::Master));
 }
