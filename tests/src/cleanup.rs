@@ -52,7 +52,7 @@ pub fn prepare() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for name in sweep_stale() {
-            eprintln!("removed stale test namespace {name}");
+            say(&format!("removed stale test namespace {name}"));
         }
         install_signal_cleanup();
     });
@@ -170,6 +170,14 @@ fn start_time(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Writes a line to the process's stderr itself: `eprintln!` in a thread
+/// started by a test goes to libtest's capture, which a process about to
+/// die never prints.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Write end of the pipe the signal handler reports signals on.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 
@@ -225,7 +233,9 @@ fn install_signal_cleanup() {
             return;
         }
         let signal = libc::c_int::from(byte[0]);
-        eprintln!("signal {signal}: removing this test process's namespaces and processes");
+        say(&format!(
+            "signal {signal}: removing this test process's namespaces and processes"
+        ));
         remove_everything_owned();
         // Die of the signal, as the caller expects.
         // SAFETY: restoring the default action and raising the signal.
@@ -251,9 +261,9 @@ pub fn time_limit(what: &str, limit: Duration) -> TimeLimit {
     let what = what.to_owned();
     thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!(
+            say(&format!(
                 "{what}: still running after {limit:?}, its time limit: removing this test process's namespaces and processes, and failing"
-            );
+            ));
             remove_everything_owned();
             std::process::exit(101);
         }

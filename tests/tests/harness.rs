@@ -27,13 +27,22 @@ const HELPER: &str = "XCARP_HARNESS_HELPER";
 /// This binary, running only `helper`, with none of the suite's settings.
 fn helper(helper: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("own path"));
-    cmd.args(["--ignored", "--exact", helper, "--nocapture"])
+    cmd.args(["--ignored", "--exact", helper])
         .env(HELPER, "1")
         .env_remove(ALLOW_SKIP)
         .env_remove(TALLY)
         .env_remove("XCARP_TEST_IMPLS")
         .stdin(Stdio::null());
     cmd
+}
+
+/// A line on stdout past libtest's capture, for the parent to read (the
+/// helpers run without `--nocapture`, as the suite runs tests).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn in_child() -> bool {
@@ -43,6 +52,7 @@ fn in_child() -> bool {
 struct Outcome {
     success: bool,
     stdout: String,
+    /// stderr, then stdout: where a failure's message may be.
     stderr: String,
     tally: String,
 }
@@ -57,7 +67,12 @@ fn run_helper(name: &str, env: &[(&str, &str)]) -> Outcome {
     Outcome {
         success: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        // libtest prints a failing test's captured panic on stdout.
+        stderr: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ),
         tally: std::fs::read_to_string(&tally).unwrap_or_default(),
     }
 }
@@ -69,7 +84,7 @@ fn helper_skip() {
         return;
     }
     skip_or_fail("a feature this test pretends to miss");
-    println!("RETURNED FROM SKIP");
+    say("RETURNED FROM SKIP");
 }
 
 #[test]
@@ -105,7 +120,7 @@ fn helper_variants() {
     run_variants(
         "0 helper",
         &[("x", &[Impl::Xcarp]), ("u", &[Impl::Ucarp])],
-        |v| println!("RAN {v}"),
+        |v| say(&format!("RAN {v}")),
     );
 }
 
@@ -162,7 +177,7 @@ fn helper_hold() {
     let mut cmd = ns.command("sleep");
     cmd.arg("600");
     let sleeper = ProcessGuard::spawn(cmd);
-    println!("HOLD {} {}", ns.name, sleeper.pid());
+    say(&format!("HOLD {} {}", ns.name, sleeper.pid()));
     std::thread::sleep(Duration::from_secs(120));
 }
 
@@ -174,7 +189,7 @@ fn hold(limit: Option<u64>) -> (std::process::Child, String, i32) {
     }
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start the helper");
     let stdout = child.stdout.take().expect("stdout");
@@ -201,6 +216,15 @@ fn alive(pid: i32) -> bool {
             .next()
             .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
     })
+}
+
+/// What the helper wrote to stderr (it has ended).
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut text = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut text);
+    }
+    text
 }
 
 fn assert_gone(ns: &str, pid: i32, after: &str) {
@@ -230,6 +254,11 @@ fn ctrl_c_and_sigterm_leave_no_namespace_or_process() {
         let status = child.wait().expect("wait");
         assert!(!status.success());
         assert_gone(&ns, pid, name);
+        let said = stderr_of(&mut child);
+        assert!(
+            said.contains("removing this test process's namespaces and processes"),
+            "{name}: the test binary did not say what it did: {said}"
+        );
     }
 }
 
@@ -241,6 +270,11 @@ fn a_test_past_its_time_limit_fails_and_leaves_nothing() {
         .expect("the time limit did not end the helper");
     assert!(!status.success(), "a test past its time limit passed");
     assert_gone(&ns, pid, "the time limit");
+    let said = stderr_of(&mut child);
+    assert!(
+        said.contains("helper_hold: still running after 2s, its time limit"),
+        "the test binary did not name the test past its limit: {said}"
+    );
 }
 
 #[test]
