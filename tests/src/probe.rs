@@ -169,6 +169,15 @@ impl Capture {
             .collect()
     }
 
+    /// Capture timestamps (epoch seconds) of the frames containing every
+    /// one of `needles`.
+    pub fn stamps(&self, needles: &[&str]) -> Vec<f64> {
+        self.matching(needles)
+            .iter()
+            .filter_map(|(_, l)| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
     /// Frames containing every one of `needles`, with their arrival times.
     pub fn matching(&self, needles: &[&str]) -> Vec<(Instant, String)> {
         self.frames()
@@ -347,6 +356,16 @@ impl Adverts {
             .filter(|a| a.src == src && a.at < before)
             .map(|a| a.at)
             .reduce(f64::max)
+    }
+
+    /// When the wire settled on `winner` after `from`: the last advert of
+    /// any other source at or after `from`, or `from` if there was none.
+    pub fn settled(&self, from: f64, winner: Ipv4Addr) -> f64 {
+        self.all()
+            .into_iter()
+            .filter(|a| a.src != winner && a.at >= from)
+            .map(|a| a.at)
+            .fold(from, f64::max)
     }
 
     /// A takeover as the wire shows it: waits up to `bound` after `since`

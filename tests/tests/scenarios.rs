@@ -372,9 +372,10 @@ fn s04_equal_interval_tie_break() {
                 wait_until(CONVERGE, || masters(&mut refs(&mut nodes)).len() == 2),
                 "partitioned nodes did not both become MASTER"
             );
-            let t0 = Instant::now();
+            let t0 = epoch_now();
             lan.heal();
-            let (w, at) = one_master(&mut nodes, opts.interval() + opts.master_down() + MARGIN);
+            let bound = opts.interval() + opts.master_down() + MARGIN;
+            let (w, _) = one_master(&mut nodes, bound);
             assert_eq!(
                 lan.hosts[w].addr,
                 expected,
@@ -383,6 +384,12 @@ fn s04_equal_interval_tie_break() {
                 if numeric { "numeric" } else { "ucarp's" }
             );
             assert_never_two_masters(&mut refs(&mut nodes), &wire, Duration::from_secs(3));
+            let settled = Duration::from_secs_f64(wire.settled(t0, lan.hosts[w].addr) - t0);
+            assert!(
+                settled <= bound,
+                "the loser advertised {settled:?} after the heal:\n{}",
+                wire.text()
+            );
             report(
                 4,
                 "equal_interval_tie_break",
@@ -393,7 +400,7 @@ fn s04_equal_interval_tie_break() {
                     b,
                     if numeric { "numeric" } else { "ucarp" },
                 ),
-                &format!("winner={expected} time_to_one_master={}", secs(at - t0)),
+                &format!("winner={expected} time_to_one_master={}", secs(settled)),
             );
         },
     );
@@ -741,6 +748,7 @@ fn s09_partition_and_heal() {
     run_variants("9 partition_and_heal", variants, |&(a, b)| {
         let lan = Lan::with_hosts(2);
         let opts = CarpOpts::default();
+        let wire = Adverts::start(&lan, opts.vhid);
         let mut nodes = start_all(&lan, &[a, b], &opts);
         let (m, _) = one_master(&mut nodes, CONVERGE);
         lan.partition();
@@ -751,19 +759,27 @@ fn s09_partition_and_heal() {
             "partitioned backup did not take the VIP too"
         );
         let arp = Capture::start(&lan.client, "arp");
-        let t1 = Instant::now();
+        let t1 = epoch_now();
         lan.heal();
-        let (w, at) = one_master(&mut nodes, opts.interval() + opts.master_down() + MARGIN);
+        let bound = opts.interval() + opts.master_down() + MARGIN;
+        let (w, _) = one_master(&mut nodes, bound);
         let mac = lan.hosts[w].mac();
         let garp = format!("who-has {VIP} ({mac}) tell {VIP}");
         assert!(
             wait_until(Duration::from_secs(5), || !arp
-                .matching(&[&mac, &garp])
+                .stamps(&[&mac, &garp])
                 .is_empty()),
             "the survivor sent no gratuitous ARP after the heal: {}",
             arp.log.text()
         );
-        let garp_at = arp.matching(&[&mac, &garp])[0].0;
+        let garp_at = arp.stamps(&[&mac, &garp])[0];
+        assert_never_two_masters(&mut refs(&mut nodes), &wire, Duration::from_secs(3));
+        let settled = Duration::from_secs_f64(wire.settled(t1, lan.hosts[w].addr) - t1);
+        assert!(
+            settled <= bound,
+            "the loser advertised {settled:?} after the heal:\n{}",
+            wire.text()
+        );
         report(
             9,
             "partition_and_heal",
@@ -771,8 +787,8 @@ fn s09_partition_and_heal() {
             &format!(
                 "split_after={} time_to_one_master={} garp_after={} survivor={}",
                 secs(split),
-                secs(at - t1),
-                secs(garp_at - t1),
+                secs(settled),
+                secs(Duration::from_secs_f64(garp_at - t1)),
                 nodes[w].label
             ),
         );
@@ -857,10 +873,17 @@ fn s11_sigstop_sigcont() {
             "takeover took {took:?}"
         );
         thread::sleep(Duration::from_secs(2));
-        let t1 = Instant::now();
+        let t1 = epoch_now();
         nodes[m].signal(libc::SIGCONT);
-        let (w, at) = one_master(&mut nodes, opts.interval() + opts.master_down() + MARGIN);
+        let bound = opts.interval() + opts.master_down() + MARGIN;
+        let (w, _) = one_master(&mut nodes, bound);
         assert_never_two_masters(&mut refs(&mut nodes), &wire, Duration::from_secs(3));
+        let settled = Duration::from_secs_f64(wire.settled(t1, lan.hosts[w].addr) - t1);
+        assert!(
+            settled <= bound,
+            "the loser advertised {settled:?} after SIGCONT:\n{}",
+            wire.text()
+        );
         report(
             11,
             "sigstop_sigcont",
@@ -868,7 +891,7 @@ fn s11_sigstop_sigcont() {
             &format!(
                 "time_to_master={} time_to_one_master_after_cont={} survivor={}",
                 secs(took),
-                secs(at - t1),
+                secs(settled),
                 nodes[w].label
             ),
         );
