@@ -293,6 +293,15 @@ pub fn two_masters(adverts: &[Advert]) -> Option<String> {
     None
 }
 
+/// See [`Adverts::settled`].
+pub fn settled(adverts: &[Advert], from: f64, winner: Ipv4Addr) -> f64 {
+    adverts
+        .iter()
+        .filter(|a| a.src != winner && a.at >= from)
+        .map(|a| a.at)
+        .fold(from, f64::max)
+}
+
 /// The adverts of one VHID as a client on the LAN sees them (tcpdump on the
 /// client's interface, `-T carp`), with capture timestamps: the evidence
 /// for "one master" and for takeover times, independent of the daemons'
@@ -361,11 +370,7 @@ impl Adverts {
     /// When the wire settled on `winner` after `from`: the last advert of
     /// any other source at or after `from`, or `from` if there was none.
     pub fn settled(&self, from: f64, winner: Ipv4Addr) -> f64 {
-        self.all()
-            .into_iter()
-            .filter(|a| a.src != winner && a.at >= from)
-            .map(|a| a.at)
-            .fold(from, f64::max)
+        settled(&self.all(), from, winner)
     }
 
     /// A takeover as the wire shows it: waits up to `bound` after `since`
@@ -450,7 +455,7 @@ pub fn xdp_attachment(host: &Host) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Advert, two_masters};
+    use super::{Advert, settled, two_masters};
     use std::net::Ipv4Addr;
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -504,5 +509,13 @@ mod tests {
         let mut adverts: Vec<Advert> = (0..5).map(|i| advert(A, f64::from(i))).collect();
         adverts.extend((0..3).map(|i| advert(B, 4.3 + f64::from(i))));
         assert!(two_masters(&adverts).is_some());
+    }
+
+    #[test]
+    fn settles_at_the_losers_last_advert_after_the_heal() {
+        let mut adverts: Vec<Advert> = (0..6).map(|i| advert(A, f64::from(i))).collect();
+        adverts.extend([advert(B, 0.5), advert(B, 2.5), advert(B, 3.5)]);
+        assert_eq!(settled(&adverts, 2.0, A), 3.5);
+        assert_eq!(settled(&adverts, 4.0, A), 4.0);
     }
 }
