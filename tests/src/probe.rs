@@ -36,10 +36,13 @@ pub fn arping_mac(from: &Host, target: Ipv4Addr) -> Option<String> {
 }
 
 /// A continuous ping of a target every `interval`, with the replies logged.
+/// Replies are timed by ping itself (`-D`), not by when the test reads them.
 pub struct Pinger {
     pub log: Log,
     _process: ProcessGuard,
     pub started: Instant,
+    /// `started` on the epoch clock of ping's timestamps.
+    started_epoch: f64,
     pub interval: Duration,
 }
 
@@ -48,6 +51,7 @@ impl Pinger {
         let mut cmd = from.ns.command("ping");
         cmd.args([
             "-n",
+            "-D",
             "-O",
             "-W",
             "1",
@@ -66,26 +70,39 @@ impl Pinger {
             log,
             _process: guard,
             started: Instant::now(),
+            started_epoch: epoch_now(),
             interval,
         }
     }
 
-    fn seq(line: &str) -> Option<u64> {
-        line.split("icmp_seq=")
+    /// (sequence number, ping's timestamp) of a reply line:
+    /// `[1795879779.959261] 64 bytes from 10.99.0.250: icmp_seq=3 ttl=64 …`.
+    fn parse_reply(line: &str) -> Option<(u64, f64)> {
+        if !line.contains("bytes from") {
+            return None;
+        }
+        let at = line.strip_prefix('[')?.split(']').next()?.parse().ok()?;
+        let seq = line
+            .split("icmp_seq=")
             .nth(1)?
             .split_whitespace()
             .next()?
             .parse()
-            .ok()
+            .ok()?;
+        Some((seq, at))
     }
 
-    /// (sequence number, arrival) of every reply so far.
+    /// (sequence number, when it arrived by ping's clock) of every reply so
+    /// far.
     pub fn replies(&self) -> Vec<(u64, Instant)> {
         self.log
-            .entries()
-            .into_iter()
-            .filter(|(_, l)| l.contains("bytes from"))
-            .filter_map(|(t, l)| Self::seq(&l).map(|s| (s, t)))
+            .lines()
+            .iter()
+            .filter_map(|l| Self::parse_reply(l))
+            .map(|(seq, at)| {
+                let since_start = Duration::from_secs_f64((at - self.started_epoch).max(0.0));
+                (seq, self.started + since_start)
+            })
             .collect()
     }
 
@@ -517,5 +534,18 @@ mod tests {
         adverts.extend([advert(B, 0.5), advert(B, 2.5), advert(B, 3.5)]);
         assert_eq!(settled(&adverts, 2.0, A), 3.5);
         assert_eq!(settled(&adverts, 4.0, A), 4.0);
+    }
+
+    #[test]
+    fn reads_replies_with_pings_own_timestamps() {
+        let line = "[1795879779.959261] 64 bytes from 10.99.0.250: icmp_seq=3 ttl=64 time=0.051 ms";
+        assert_eq!(
+            super::Pinger::parse_reply(line),
+            Some((3, 1_795_879_779.959_261))
+        );
+        assert_eq!(
+            super::Pinger::parse_reply("[1795879779.9] no answer yet for icmp_seq=4"),
+            None
+        );
     }
 }
