@@ -697,7 +697,7 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
 
     let ucarp = "/usr/sbin/ucarp";
     if !Path::new(ucarp).exists() {
-        eprintln!("SKIP: {ucarp} is not installed (cargo xtask setup installs it)");
+        xcarp_tests::skip_or_fail(&format!("{ucarp} is not installed"));
         return;
     }
     if setup().is_none() {

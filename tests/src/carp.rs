@@ -4,13 +4,18 @@
 use std::{
     fmt, fs,
     net::Ipv4Addr,
-    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::{ProcessGuard, lan::Host, log::Log, unique_name, wait_until, xcarp_bin};
+use crate::{
+    ProcessGuard,
+    lan::Host,
+    log::Log,
+    probe::{Adverts, epoch_now, two_masters},
+    unique_name, wait_until, xcarp_bin,
+};
 
 /// Which CARP implementation runs on a host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,10 +134,11 @@ impl Drop for TempDir {
     }
 }
 
+/// Variants start daemons from parallel threads: see
+/// [`write_executable`](crate::write_executable) for why scripts are not
+/// written with `fs::write`.
 fn write_script(path: &Path, body: &str) {
-    fs::write(path, format!("#!/bin/sh\n{body}"))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod script");
+    crate::write_executable(path, &format!("#!/bin/sh\n{body}"));
 }
 
 /// A CARP daemon running in a host's namespace. Killed (with its scripts)
@@ -439,9 +445,12 @@ pub fn wait_for_exactly_one_master(
     result
 }
 
-/// Fails with the nodes' states if more than one is MASTER at any check
-/// during `window` (by log or by VIP).
-pub fn assert_never_two_masters(nodes: &mut [&mut Node], window: Duration) {
+/// Fails if the wire shows two masters during `window` (see
+/// [`two_masters`]: judged from the adverts' capture timestamps), or no
+/// advert at all over a window of two intervals or more. The nodes' logs
+/// and VIPs, polled meanwhile, must agree.
+pub fn assert_never_two_masters(nodes: &mut [&mut Node], wire: &Adverts, window: Duration) {
+    let from = epoch_now();
     let deadline = Instant::now() + window;
     while Instant::now() < deadline {
         let by_log = masters(nodes);
@@ -452,4 +461,21 @@ pub fn assert_never_two_masters(nodes: &mut [&mut Node], window: Duration) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let to = from + window.as_secs_f64();
+    // tcpdump prints each frame as it is captured: wait for the last lines.
+    std::thread::sleep(Duration::from_millis(300));
+    let adverts = wire.between(from, to);
+    if let Some(why) = two_masters(&adverts) {
+        panic!("two masters on the wire: {why}\n{}", wire.text());
+    }
+    let interval = nodes
+        .iter()
+        .map(|n| n.opts.interval())
+        .max()
+        .unwrap_or_default();
+    assert!(
+        !adverts.is_empty() || window < 2 * interval,
+        "no advert on the wire in {window:?}: no master at all\n{}",
+        wire.text()
+    );
 }

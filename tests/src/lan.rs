@@ -195,6 +195,26 @@ impl Lan {
             .sum()
     }
 
+    /// Frames the bridge has passed to host `i` so far: the transmit counter
+    /// of its bridge-side leg. Proof that a flood reached the host's link,
+    /// whatever the host then does with it.
+    pub fn frames_to_host(&self, i: usize) -> u64 {
+        let path = format!(
+            "/sys/class/net/{}/statistics/tx_packets",
+            self.hosts[i].port
+        );
+        let out = self.bridge.exec("cat", &[&path]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| {
+                panic!(
+                    "cannot read {path}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    }
+
     /// Takes the bridge-side leg of host `i` down (the host sees NO-CARRIER).
     pub fn carrier_off(&self, i: usize) {
         self.bridge

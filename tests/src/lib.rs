@@ -10,9 +10,12 @@ pub mod lan;
 pub mod log;
 pub mod probe;
 
+pub mod cleanup;
+
 use std::{
+    io::Write as _,
     os::unix::process::CommandExt as _,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     thread,
@@ -68,6 +71,32 @@ pub fn try_sh(program: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
+/// Writes `contents` to `path` as an executable file (mode 755).
+///
+/// A child process writes it, never a descriptor of this process: such a
+/// descriptor, open for writing, is inherited by any child another thread
+/// forks meanwhile and stays open until that child execs, and executing the
+/// file in that window fails with ETXTBSY ("Text file busy").
+pub fn write_executable(path: &Path, contents: &str) {
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start sh to write {}: {e}", path.display()));
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    stdin
+        .write_all(contents.as_bytes())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    drop(stdin);
+    let status = child.wait().expect("wait for sh");
+    assert!(
+        status.success(),
+        "writing {} failed: {status}",
+        path.display()
+    );
+}
+
 /// A network namespace, deleted (with everything in it) on drop.
 pub struct Netns {
     pub name: String,
@@ -75,7 +104,11 @@ pub struct Netns {
 
 impl Netns {
     pub fn new(tag: &str) -> Self {
+        cleanup::prepare();
         let name = unique_name(tag);
+        // Owned (marker written, registered) before it exists: there is no
+        // moment at which a crash leaves a namespace nobody can sweep.
+        cleanup::own_netns(&name);
         sh("ip", &["netns", "add", &name]);
         let ns = Self { name };
         ns.ip(&["link", "set", "lo", "up"]);
@@ -122,9 +155,7 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        cleanup::remove_netns(&self.name);
     }
 }
 
@@ -155,10 +186,12 @@ pub struct ProcessGuard {
 
 impl ProcessGuard {
     pub fn spawn(mut cmd: Command) -> Self {
+        cleanup::prepare();
         cmd.process_group(0);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+        cleanup::own_group(child.id());
         Self { child }
     }
 
@@ -200,6 +233,7 @@ impl Drop for ProcessGuard {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        cleanup::disown_group(self.child.id());
     }
 }
 
@@ -217,6 +251,63 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Environment variable that lets tests skip what this machine cannot run
+/// (a kernel feature, ucarp, implementations left out of
+/// `XCARP_TEST_IMPLS`) instead of failing. Skips are then counted.
+pub const ALLOW_SKIP: &str = "XCARP_TEST_ALLOW_SKIP";
+/// Environment variable naming the file every test binary appends its tally
+/// to (variants run and skipped, tests skipped); `cargo xtask test` sets it
+/// and adds the lines up across binaries.
+pub const TALLY: &str = "XCARP_TEST_TALLY";
+/// Longest a scenario (all its variants) may run before the test binary
+/// removes what it created and exits.
+pub const SCENARIO_TIME_LIMIT: Duration = Duration::from_secs(300);
+
+/// Longest any other namespace test may run (see [`test_time_limit`]).
+pub const TEST_TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// A [`TEST_TIME_LIMIT`] on the calling test, named after its thread (libtest
+/// names it after the test); keep it alive for the test's duration.
+pub fn test_time_limit() -> cleanup::TimeLimit {
+    let test = thread::current().name().unwrap_or("a test").to_owned();
+    cleanup::time_limit(&test, TEST_TIME_LIMIT)
+}
+
+/// Whether [`ALLOW_SKIP`] is set to 1.
+pub fn skips_allowed() -> bool {
+    std::env::var(ALLOW_SKIP).is_ok_and(|v| v == "1")
+}
+
+/// Appends one line to the [`TALLY`] file, if there is one.
+pub fn tally(line: &str) {
+    let Some(path) = std::env::var_os(TALLY) else {
+        return;
+    };
+    // One write of one line with O_APPEND: lines of parallel tests and
+    // binaries do not interleave.
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+    if let Err(e) = written {
+        panic!("cannot append to {}: {e}", PathBuf::from(path).display());
+    }
+}
+
+/// The current test cannot run here because `missing`: fails it, saying what
+/// is missing and how to opt out, unless [`ALLOW_SKIP`] is set; then the
+/// skip is reported, counted in the tally, and the caller returns early.
+pub fn skip_or_fail(missing: &str) {
+    let test = thread::current().name().unwrap_or("?").to_owned();
+    assert!(
+        skips_allowed(),
+        "{test}: {missing}. Install what is missing (`cargo xtask setup`), or set {ALLOW_SKIP}=1 to skip such tests (they are then counted as skipped)"
+    );
+    eprintln!("SKIP {test}: {missing}");
+    tally(&format!("test skipped {test}: {missing}"));
+}
+
 /// The implementations the scenarios may start, from `XCARP_TEST_IMPLS`
 /// (comma-separated `xcarp`, `ucarp`; default both).
 pub fn enabled_impls() -> Vec<carp::Impl> {
@@ -232,12 +323,30 @@ pub fn enabled_impls() -> Vec<carp::Impl> {
     impls
 }
 
+/// Why a variant needing `impls` cannot run here, if it cannot.
+fn missing_for(impls: &[carp::Impl], enabled: &[carp::Impl]) -> Option<String> {
+    let mut missing = Vec::new();
+    for imp in impls {
+        if !enabled.contains(imp) {
+            missing.push(format!("{imp} is not in XCARP_TEST_IMPLS"));
+        } else if *imp == carp::Impl::Ucarp && !imp.binary().exists() {
+            missing.push(format!("{} is not installed", imp.binary().display()));
+        }
+    }
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
 /// A scenario variant and the implementations it needs.
 pub type Variant<V> = (V, &'static [carp::Impl]);
 
-/// Runs `scenario` once per variant whose implementations are all enabled,
-/// every variant in its own thread (each builds its own LAN), and fails
-/// naming every variant that failed. Skipped variants are reported.
+/// Runs `scenario` once per variant, every variant in its own thread (each
+/// builds its own LAN), and fails naming every variant that failed.
+///
+/// A variant whose implementations are not all available (left out of
+/// `XCARP_TEST_IMPLS`, ucarp not installed) fails the scenario unless
+/// [`ALLOW_SKIP`] is set; then it is skipped. Each variant run or skipped
+/// is counted in the [`TALLY`] file. The scenario is bounded by
+/// [`SCENARIO_TIME_LIMIT`].
 pub fn run_variants<V: std::fmt::Debug + Sync>(
     name: &str,
     variants: &[Variant<V>],
@@ -245,16 +354,37 @@ pub fn run_variants<V: std::fmt::Debug + Sync>(
 ) {
     require_root();
     let enabled = enabled_impls();
-    let failed: Vec<String> = thread::scope(|s| {
-        let handles: Vec<_> = variants
+    let (runnable, skipped): (Vec<_>, Vec<_>) = variants
+        .iter()
+        .map(|(v, impls)| (v, missing_for(impls, &enabled)))
+        .partition(|(_, missing)| missing.is_none());
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped
             .iter()
-            .filter(|(v, impls)| {
-                let run = impls.iter().all(|i| enabled.contains(i));
-                if !run {
-                    eprintln!("SCENARIO {name} {v:?}: skipped (XCARP_TEST_IMPLS)");
-                }
-                run
-            })
+            .map(|(v, why)| format!("{v:?} ({})", why.as_deref().unwrap_or_default()))
+            .collect();
+        assert!(
+            skips_allowed(),
+            "{name}: cannot run {}. Run every variant, or set {ALLOW_SKIP}=1 to skip them (they are then counted as skipped)",
+            list.join(", ")
+        );
+        for (v, why) in &skipped {
+            eprintln!(
+                "SCENARIO {name} {v:?}: skipped ({})",
+                why.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    tally(&format!(
+        "variants {} ran={} skipped={}",
+        name.replace(' ', "_"),
+        runnable.len(),
+        skipped.len()
+    ));
+    let _limit = cleanup::time_limit(&format!("scenario {name}"), SCENARIO_TIME_LIMIT);
+    let failed: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = runnable
+            .iter()
             .map(|(v, _)| (v, s.spawn(|| scenario(v))))
             .collect();
         handles

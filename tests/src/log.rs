@@ -80,6 +80,28 @@ impl Log {
         found
     }
 
+    /// Waits for a line containing `needle` arriving at or after `since`;
+    /// returns the line.
+    pub fn wait_for_line_since(
+        &self,
+        needle: &str,
+        since: Instant,
+        timeout: Duration,
+    ) -> Option<String> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self
+                .0
+                .lock()
+                .expect("log lock")
+                .iter()
+                .find(|(t, l)| *t >= since && l.contains(needle))
+                .map(|(_, l)| l.clone());
+            found.is_some()
+        });
+        found
+    }
+
     /// Waits for any line containing `needle`.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
         wait_until(timeout, || self.count(needle) > 0)

@@ -4,10 +4,15 @@ use std::{
     collections::BTreeSet,
     net::Ipv4Addr,
     process::Stdio,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use crate::{ProcessGuard, lan::Host, log::Log};
+use crate::{
+    ProcessGuard,
+    lan::{CLIENT_ADDR, Host, Lan},
+    log::Log,
+    wait_until,
+};
 
 /// One ping of `target` from `from` (1 s deadline); true if it answered.
 pub fn ping_once(from: &Host, target: Ipv4Addr) -> bool {
@@ -31,10 +36,13 @@ pub fn arping_mac(from: &Host, target: Ipv4Addr) -> Option<String> {
 }
 
 /// A continuous ping of a target every `interval`, with the replies logged.
+/// Replies are timed by ping itself (`-D`), not by when the test reads them.
 pub struct Pinger {
     pub log: Log,
     _process: ProcessGuard,
     pub started: Instant,
+    /// `started` on the epoch clock of ping's timestamps.
+    started_epoch: f64,
     pub interval: Duration,
 }
 
@@ -43,6 +51,7 @@ impl Pinger {
         let mut cmd = from.ns.command("ping");
         cmd.args([
             "-n",
+            "-D",
             "-O",
             "-W",
             "1",
@@ -61,26 +70,39 @@ impl Pinger {
             log,
             _process: guard,
             started: Instant::now(),
+            started_epoch: epoch_now(),
             interval,
         }
     }
 
-    fn seq(line: &str) -> Option<u64> {
-        line.split("icmp_seq=")
+    /// (sequence number, ping's timestamp) of a reply line:
+    /// `[1795879779.959261] 64 bytes from 10.99.0.250: icmp_seq=3 ttl=64 …`.
+    fn parse_reply(line: &str) -> Option<(u64, f64)> {
+        if !line.contains("bytes from") {
+            return None;
+        }
+        let at = line.strip_prefix('[')?.split(']').next()?.parse().ok()?;
+        let seq = line
+            .split("icmp_seq=")
             .nth(1)?
             .split_whitespace()
             .next()?
             .parse()
-            .ok()
+            .ok()?;
+        Some((seq, at))
     }
 
-    /// (sequence number, arrival) of every reply so far.
+    /// (sequence number, when it arrived by ping's clock) of every reply so
+    /// far.
     pub fn replies(&self) -> Vec<(u64, Instant)> {
         self.log
-            .entries()
-            .into_iter()
-            .filter(|(_, l)| l.contains("bytes from"))
-            .filter_map(|(t, l)| Self::seq(&l).map(|s| (s, t)))
+            .lines()
+            .iter()
+            .filter_map(|l| Self::parse_reply(l))
+            .map(|(seq, at)| {
+                let since_start = Duration::from_secs_f64((at - self.started_epoch).max(0.0));
+                (seq, self.started + since_start)
+            })
             .collect()
     }
 
@@ -117,6 +139,11 @@ impl Capture {
     /// Starts tcpdump on `host`'s interface with a pcap `filter`, and waits
     /// until it listens.
     pub fn start(host: &Host, filter: &str) -> Self {
+        Self::start_with(host, &[], filter)
+    }
+
+    /// [`Capture::start`] with further tcpdump options.
+    pub fn start_with(host: &Host, options: &[&str], filter: &str) -> Self {
         let mut cmd = host.ns.command("tcpdump");
         cmd.args([
             "-i",
@@ -125,10 +152,12 @@ impl Capture {
             "-l",
             "-e",
             "-tt",
+            "--time-stamp-precision=micro",
             "--immediate-mode",
             "-s",
             "128",
         ])
+        .args(options)
         .args(filter.split_whitespace())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -157,12 +186,234 @@ impl Capture {
             .collect()
     }
 
+    /// Capture timestamps (epoch seconds) of the frames containing every
+    /// one of `needles`.
+    pub fn stamps(&self, needles: &[&str]) -> Vec<f64> {
+        self.matching(needles)
+            .iter()
+            .filter_map(|(_, l)| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
     /// Frames containing every one of `needles`, with their arrival times.
     pub fn matching(&self, needles: &[&str]) -> Vec<(Instant, String)> {
         self.frames()
             .into_iter()
             .filter(|(_, l)| needles.iter().all(|n| l.contains(n)))
             .collect()
+    }
+}
+
+/// Now, in seconds since the epoch: the clock of tcpdump's `-tt` timestamps.
+pub fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// A CARP advert on the wire, stamped by the capture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Advert {
+    /// Capture timestamp, seconds since the epoch.
+    pub at: f64,
+    pub src: Ipv4Addr,
+    pub vhid: u8,
+    pub advbase: u8,
+    pub advskew: u8,
+}
+
+impl Advert {
+    /// Parses a `tcpdump -tt -e -T carp` line:
+    /// `1795879779.959261 00:00:5e:00:00:2a > 01:00:5e:00:00:12, ethertype
+    /// IPv4 (0x0800), length 70: 10.99.0.1 > 224.0.0.18: CARPv2-advertise 36:
+    /// vhid=42 advbase=1 advskew=0 authlen=7 counter=…`.
+    pub fn parse(line: &str) -> Option<Self> {
+        let at = line.split_whitespace().next()?.parse().ok()?;
+        let parts: Vec<&str> = line.split(": ").collect();
+        let carp = parts
+            .iter()
+            .position(|p| p.starts_with("CARPv2-advertise"))?;
+        let src = parts
+            .get(carp.checked_sub(1)?)?
+            .split(" > ")
+            .next()?
+            .parse()
+            .ok()?;
+        let field = |key: &str| -> Option<u8> {
+            parts.get(carp + 1)?.split_whitespace().find_map(|kv| {
+                kv.strip_prefix(key)
+                    .and_then(|v| v.strip_prefix('='))
+                    .and_then(|v| v.parse().ok())
+            })
+        };
+        Some(Self {
+            at,
+            src,
+            vhid: field("vhid")?,
+            advbase: field("advbase")?,
+            advskew: field("advskew")?,
+        })
+    }
+
+    /// The advertised interval, advbase + advskew/256 seconds.
+    pub fn interval(&self) -> f64 {
+        f64::from(self.advbase) + f64::from(self.advskew) / 256.0
+    }
+}
+
+/// Whether `adverts` (of one VHID, in capture order) show two masters, and
+/// which: two sources whose advertising overlaps (one advertised between
+/// two adverts of the other), or where one started less than an advert
+/// interval after the other's last advert, while that one was still master.
+/// A takeover after the master fell silent for master-down is neither.
+pub fn two_masters(adverts: &[Advert]) -> Option<String> {
+    struct Span {
+        src: Ipv4Addr,
+        first: f64,
+        last: f64,
+        interval: f64,
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    for a in adverts {
+        match spans.iter_mut().find(|s| s.src == a.src) {
+            Some(s) => {
+                s.first = s.first.min(a.at);
+                s.last = s.last.max(a.at);
+            }
+            None => spans.push(Span {
+                src: a.src,
+                first: a.at,
+                last: a.at,
+                interval: a.interval(),
+            }),
+        }
+    }
+    for (i, x) in spans.iter().enumerate() {
+        for y in &spans[i + 1..] {
+            if x.first <= y.last && y.first <= x.last {
+                return Some(format!(
+                    "{} advertised from {:.3} to {:.3} and {} from {:.3} to {:.3}",
+                    x.src, x.first, x.last, y.src, y.first, y.last
+                ));
+            }
+            let (early, late) = if x.last < y.first { (x, y) } else { (y, x) };
+            let gap = late.first - early.last;
+            if gap < early.interval {
+                return Some(format!(
+                    "{} started advertising at {:.3}, {gap:.3}s after the last advert of {}, within its interval of {:.3}s",
+                    late.src, late.first, early.src, early.interval
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// See [`Adverts::settled`].
+pub fn settled(adverts: &[Advert], from: f64, winner: Ipv4Addr) -> f64 {
+    adverts
+        .iter()
+        .filter(|a| a.src != winner && a.at >= from)
+        .map(|a| a.at)
+        .fold(from, f64::max)
+}
+
+/// The adverts of one VHID as a client on the LAN sees them (tcpdump on the
+/// client's interface, `-T carp`), with capture timestamps: the evidence
+/// for "one master" and for takeover times, independent of the daemons'
+/// logs and of when the test reads anything.
+pub struct Adverts {
+    capture: Capture,
+}
+
+impl Adverts {
+    pub fn start(lan: &Lan, vhid: u8) -> Self {
+        // Byte 21 of the IP packet is the VHID (no IP options in adverts);
+        // the client's own frames (floods, VRRP) are not adverts of the pair.
+        let filter = format!("ip proto 112 and ip[21] = {vhid} and not ip src {CLIENT_ADDR}");
+        Self {
+            capture: Capture::start_with(&lan.client, &["-T", "carp"], &filter),
+        }
+    }
+
+    /// Every advert captured so far.
+    pub fn all(&self) -> Vec<Advert> {
+        self.capture
+            .log
+            .lines()
+            .iter()
+            .filter_map(|l| Advert::parse(l))
+            .collect()
+    }
+
+    /// Adverts captured in `[from, to]` (epoch seconds).
+    pub fn between(&self, from: f64, to: f64) -> Vec<Advert> {
+        self.all()
+            .into_iter()
+            .filter(|a| a.at >= from && a.at <= to)
+            .collect()
+    }
+
+    /// The capture's text, for failure messages.
+    pub fn text(&self) -> String {
+        self.capture.log.text()
+    }
+
+    /// Waits up to `timeout` for an advert from `src` stamped at or after
+    /// `since`; returns the first one's timestamp.
+    pub fn wait_first_from(&self, src: Ipv4Addr, since: f64, timeout: Duration) -> Option<f64> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self
+                .all()
+                .into_iter()
+                .find(|a| a.src == src && a.at >= since)
+                .map(|a| a.at);
+            found.is_some()
+        });
+        found
+    }
+
+    /// Timestamp of the last advert from `src` before `before`.
+    pub fn last_from_before(&self, src: Ipv4Addr, before: f64) -> Option<f64> {
+        self.all()
+            .into_iter()
+            .filter(|a| a.src == src && a.at < before)
+            .map(|a| a.at)
+            .reduce(f64::max)
+    }
+
+    /// When the wire settled on `winner` after `from`: the last advert of
+    /// any other source at or after `from`, or `from` if there was none.
+    pub fn settled(&self, from: f64, winner: Ipv4Addr) -> f64 {
+        settled(&self.all(), from, winner)
+    }
+
+    /// A takeover as the wire shows it: waits up to `bound` after `since`
+    /// for `new`'s first advert, and returns the time from `old`'s last
+    /// advert before it (when the master fell silent) to it, and its
+    /// timestamp.
+    pub fn takeover(
+        &self,
+        old: Ipv4Addr,
+        new: Ipv4Addr,
+        since: f64,
+        bound: Duration,
+    ) -> (Duration, f64) {
+        let first = self.wait_first_from(new, since, bound).unwrap_or_else(|| {
+            panic!(
+                "no advert from {new} within {bound:?} on the wire:\n{}",
+                self.text()
+            )
+        });
+        let last = self.last_from_before(old, first).unwrap_or_else(|| {
+            panic!(
+                "no advert from {old} before {new} took over:\n{}",
+                self.text()
+            )
+        });
+        (Duration::from_secs_f64(first - last), first)
     }
 }
 
@@ -217,4 +468,84 @@ fn bpf_blocks(kind: &str) -> Vec<(u32, String)> {
 /// "xdp" (driver), "xdpgeneric" (skb), or None.
 pub fn xdp_attachment(host: &Host) -> Option<&'static str> {
     host.ns.xdp_attachment(&host.dev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Advert, settled, two_masters};
+    use std::net::Ipv4Addr;
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+
+    fn advert(src: Ipv4Addr, at: f64) -> Advert {
+        Advert {
+            at,
+            src,
+            vhid: 42,
+            advbase: 1,
+            advskew: 0,
+        }
+    }
+
+    #[test]
+    fn parses_tcpdump_carp_lines() {
+        let line = "1795879779.959261 00:00:5e:00:00:2a > 01:00:5e:00:00:12, ethertype IPv4 (0x0800), length 70: 10.99.0.1 > 224.0.0.18: CARPv2-advertise 36: vhid=42 advbase=1 advskew=100 authlen=7 counter=6028791539513017814";
+        assert_eq!(
+            Advert::parse(line),
+            Some(Advert {
+                at: 1_795_879_779.959_261,
+                src: A,
+                vhid: 42,
+                advbase: 1,
+                advskew: 100,
+            })
+        );
+        assert_eq!(Advert::parse("listening on eth0, link-type EN10MB"), None);
+    }
+
+    #[test]
+    fn one_master_or_a_takeover_after_master_down_is_not_two_masters() {
+        let steady: Vec<Advert> = (0..5).map(|i| advert(A, f64::from(i))).collect();
+        assert_eq!(two_masters(&steady), None);
+        let mut takeover = steady.clone();
+        takeover.extend((0..3).map(|i| advert(B, 7.1 + f64::from(i))));
+        assert_eq!(two_masters(&takeover), None);
+    }
+
+    #[test]
+    fn interleaved_or_overlapping_sources_are_two_masters() {
+        let mut adverts: Vec<Advert> = (0..5).map(|i| advert(A, f64::from(i))).collect();
+        // One stray advert of B between A's: B claimed the VHID for 0.1 s.
+        adverts.insert(3, advert(B, 2.1));
+        assert!(two_masters(&adverts).is_some());
+    }
+
+    #[test]
+    fn a_source_starting_within_the_others_interval_is_two_masters() {
+        let mut adverts: Vec<Advert> = (0..5).map(|i| advert(A, f64::from(i))).collect();
+        adverts.extend((0..3).map(|i| advert(B, 4.3 + f64::from(i))));
+        assert!(two_masters(&adverts).is_some());
+    }
+
+    #[test]
+    fn settles_at_the_losers_last_advert_after_the_heal() {
+        let mut adverts: Vec<Advert> = (0..6).map(|i| advert(A, f64::from(i))).collect();
+        adverts.extend([advert(B, 0.5), advert(B, 2.5), advert(B, 3.5)]);
+        assert_eq!(settled(&adverts, 2.0, A), 3.5);
+        assert_eq!(settled(&adverts, 4.0, A), 4.0);
+    }
+
+    #[test]
+    fn reads_replies_with_pings_own_timestamps() {
+        let line = "[1795879779.959261] 64 bytes from 10.99.0.250: icmp_seq=3 ttl=64 time=0.051 ms";
+        assert_eq!(
+            super::Pinger::parse_reply(line),
+            Some((3, 1_795_879_779.959_261))
+        );
+        assert_eq!(
+            super::Pinger::parse_reply("[1795879779.9] no answer yet for icmp_seq=4"),
+            None
+        );
+    }
 }

@@ -87,6 +87,7 @@ fn bad_options_exit_1_naming_the_option() {
 #[test]
 fn an_unknown_interface_is_a_clear_error_with_status_2() {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let ns = Netns::new("ui");
     let out = ns.exec(
         xcarp_bin().to_str().unwrap(),
@@ -116,6 +117,7 @@ fn an_unknown_interface_is_a_clear_error_with_status_2() {
 #[test]
 fn daemonize_writes_and_locks_the_pidfile_and_cleans_up_on_sigterm() {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let ns = Netns::new("pf");
     ns.ip(&["link", "add", "xp0", "type", "veth", "peer", "name", "xp1"]);
     ns.ip(&["addr", "add", "10.99.253.1/24", "dev", "xp0"]);

@@ -67,6 +67,7 @@ fn carp_args(dev: &str, src: &str, vhid: u8, advskew: &str) -> Vec<String> {
 #[test]
 fn one_xcarp_per_vhid_on_one_interface_each_elects_against_ucarp() {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let a = Netns::new("sa");
     let b = Netns::new("sb");
     let dir = std::env::temp_dir().join(format!("xcarp-shared-{}", std::process::id()));

@@ -6,6 +6,7 @@ use xcarp_tests::{Netns, ProcessGuard, require_root, wait_until, xcarp_bin};
 
 fn attach_and_detach(mode: &str, expected: &str) {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let ns = Netns::new("at");
     ns.ip(&["link", "add", "xa0", "type", "veth", "peer", "name", "xa1"]);
     ns.ip(&["link", "set", "xa0", "up"]);

@@ -128,14 +128,15 @@ async fn run_one(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
 
 #[cfg(test)]
 mod tests {
-    use std::{os::unix::fs::PermissionsExt as _, path::Path, time::Instant};
+    use std::{path::Path, time::Instant};
 
     use super::*;
 
+    /// Tests run in parallel threads that spawn scripts: see
+    /// `write_executable` for why the file is not written from here.
     fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
         let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        xcarp_tests::write_executable(&path, &format!("#!/bin/sh\n{body}\n"));
         path
     }
 
@@ -212,6 +213,44 @@ mod tests {
         assert_eq!(rx.recv().await, Some((Script::Up, ScriptOutcome::TimedOut)));
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "the script's child outlived the kill");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn scripts_written_while_other_threads_spawn_them_run() {
+        // Each thread writes fresh scripts and runs them at once, as the tests
+        // of this module do side by side: a script must never be busy
+        // (ETXTBSY) because another thread's child still holds it open.
+        let dir = temp_dir("stress");
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let dir = &dir;
+                s.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    for i in 0..100 {
+                        let up = script(dir, &format!("up-{t}-{i}"), "exit 0");
+                        let (tx, mut rx) = mpsc::unbounded_channel();
+                        let outcome = runtime.block_on(async {
+                            let runner = ScriptRunner::start(
+                                spec(Some(up), None, Duration::from_secs(5)),
+                                Some(tx),
+                            );
+                            runner.run(Script::Up);
+                            runner.finish().await;
+                            rx.recv().await
+                        });
+                        assert_eq!(
+                            outcome,
+                            Some((Script::Up, ScriptOutcome::Exited(Some(0)))),
+                            "thread {t}, run {i}"
+                        );
+                    }
+                });
+            }
+        });
         let _ = std::fs::remove_dir_all(&dir);
     }
 
