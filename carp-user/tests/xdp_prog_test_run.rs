@@ -692,6 +692,7 @@ fn async_reader_wakes_on_a_new_record() {
 /// The real ucarp's adverts, sent on a veth pair between two namespaces of
 /// our own, arrive through the XDP program and the ring buffer.
 fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
+    let _limit = xcarp_tests::test_time_limit();
     use std::{path::Path, process::Command, time::Duration};
     use xcarp_tests::{Netns, ProcessGuard, unique_name};
 
@@ -834,6 +835,7 @@ fn ucarp_adverts_arrive_in_skb_mode() {
 /// in the error's source chain.
 #[test]
 fn second_attach_on_one_interface_reports_the_slot_taken() {
+    let _limit = xcarp_tests::test_time_limit();
     use xcarp_tests::{Netns, unique_name};
 
     if setup().is_none() {

@@ -26,6 +26,7 @@ fn stamp(line: &str) -> f64 {
 #[test]
 fn first_garp_waits_for_the_up_script() {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(1);
     let host = &lan.hosts[0];
     let capture = Capture::start(&lan.client, "arp or ip proto 112");
@@ -84,6 +85,7 @@ fn first_garp_waits_for_the_up_script() {
 #[test]
 fn exit_on_a_lost_interface_runs_the_downscript() {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(1);
     let mut node = Node::start(
         &lan.hosts[0],
@@ -121,6 +123,7 @@ fn exit_on_a_lost_interface_runs_the_downscript() {
 #[test]
 fn socket_receiver_survives_the_link_going_down_and_up() {
     require_root();
+    let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(2);
     let (host, peer_host) = (&lan.hosts[0], &lan.hosts[1]);
     let vip_43: std::net::Ipv4Addr = "10.99.0.253".parse().expect("address");
