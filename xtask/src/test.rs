@@ -28,6 +28,35 @@ const SUITE_TIME_LIMIT: Duration = Duration::from_secs(40 * 60);
 /// How long the tests get after SIGTERM to remove what they created.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
+/// What a newcomer runs first must work: the whole workspace builds and
+/// passes clippy (the eBPF crate included, as a host build), and the code is
+/// formatted.
+fn workspace_checks() -> anyhow::Result<()> {
+    for (what, args) in [
+        ("cargo fmt --check", &["fmt", "--all", "--", "--check"][..]),
+        (
+            "cargo clippy --workspace",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--quiet",
+                "--",
+                "-D",
+                "warnings",
+            ][..],
+        ),
+    ] {
+        eprintln!("xtask: {what}");
+        let status = build::cargo()
+            .args(args)
+            .status()
+            .with_context(|| format!("cannot start {what}"))?;
+        ensure!(status.success(), "{what} failed ({status}): see above");
+    }
+    Ok(())
+}
+
 /// The signal that asked this run to stop (0: none).
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
@@ -36,6 +65,7 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
+    workspace_checks()?;
     crate::fuzz::short_pass()?;
     ensure!(
         bootstrap::is_root(),
