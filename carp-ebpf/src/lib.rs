@@ -21,15 +21,16 @@
 //! - configured VHID, advert-shaped: checked in this order — not a
 //!   fragment, TTL 255, IP total length consistent, IP destination = group
 //!   (and Ethernet broadcast in broadcast mode), source not one of our own
-//!   addresses, IPv4 header checksum and CARP checksum. The first failed
+//!   addresses, IPv4 header checksum and CARP checksum, and (when the daemon
+//!   gave the keyed HMAC state) the HMAC-SHA1 digest. The first failed
 //!   check drops the frame and counts its reason; a frame passing all of
 //!   them is copied into `EVENTS` as an `AdvertRecord` and dropped
 //!   (`ACCEPTED`, or `RING_FULL` when the ring has no room: never blocks,
 //!   never passes).
 //!
 //! The daemon applies the same rules to frames it reads without XDP
-//! (docs/xdp.md, "One set of rules"); the HMAC is verified by the daemon,
-//! which has the password.
+//! (docs/xdp.md, "One set of rules") and verifies the HMAC of every record
+//! again.
 #![no_std]
 
 use aya_ebpf::{
@@ -41,8 +42,9 @@ use aya_ebpf::{
 };
 use carp_common::{
     AdvertRecord, CARP_HEADER_LEN, CARP_TTL, CARP_TYPE_ADVERTISEMENT, CARP_VERSION,
-    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VLAN_ID_MASK, VhidConfig, VhidKey, counter,
+    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, SHA1_BLOCK_LEN,
+    VHID_FLAG_BROADCAST, VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey,
+    counter,
 };
 
 /// Configured VHIDs, written by the daemon at any time.
@@ -52,6 +54,11 @@ pub static VHIDS: HashMap<VhidKey, VhidConfig> = HashMap::with_max_entries(MAX_V
 /// One per-CPU counter per verdict reason (`carp_common::counter`).
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// The SHA-1 message schedule of the HMAC check (one per CPU): 64 bytes
+/// the BPF stack can spare less easily than a map value.
+#[map]
+static SHA1_SCHEDULE: PerCpuArray<[u32; 16]> = PerCpuArray::with_max_entries(1, 0);
 
 /// Accepted adverts for the daemon.
 #[map]
@@ -257,6 +264,9 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     if !checksums_verify(ctx, ip, l3, ip_hdr_len, carp) {
         return verdict(counter::BAD_CHECKSUM, XDP_DROP);
     }
+    if config.flags & VHID_FLAG_HMAC != 0 && !digest_verifies(config, carp) {
+        return verdict(counter::BAD_DIGEST, XDP_DROP);
+    }
 
     let record = AdvertRecord {
         // SAFETY: the helper has no preconditions.
@@ -312,6 +322,118 @@ fn checksums_verify(
         sum
     };
     folds_to_ffff(header_sum) && folds_to_ffff(sum_words(0, carp))
+}
+
+/// Offsets in the CARP header.
+const CARP_COUNTER: usize = 8;
+const CARP_DIGEST: usize = 16;
+/// Bit length of the outer hash's message: the opad block and the inner
+/// digest.
+const OUTER_BIT_LEN: u32 = (64 + 20) * 8;
+
+/// HMAC-SHA1 of the advert's counter, as ucarp computes it (docs/protocol.md
+/// §2), from the midstates the daemon derived from the password: the inner
+/// hash is one compression of the prepared block with the counter filled
+/// in, the outer one compression of the inner digest. Compared with the
+/// digest the advert carries.
+#[inline(always)]
+fn digest_verifies(config: &VhidConfig, carp: &[u8; CARP_HEADER_LEN]) -> bool {
+    let Some(w) = SHA1_SCHEDULE.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: this CPU's map value; XDP runs with preemption disabled, so
+    // nothing else uses it meanwhile.
+    let w = unsafe { &mut *w };
+    let block = &config.hmac_block;
+    let mut i = 0;
+    while i < 16 {
+        w[i] = u32::from_be_bytes([
+            block[4 * i],
+            block[4 * i + 1],
+            block[4 * i + 2],
+            block[4 * i + 3],
+        ]);
+        i += 1;
+    }
+    // The counter's eight bytes go where the daemon left zeros for them.
+    let at = config.hmac_counter_at as usize;
+    if at + 8 > SHA1_BLOCK_LEN - 9 {
+        return false;
+    }
+    let mut j = 0;
+    while j < 8 {
+        let pos = (at + j) & (SHA1_BLOCK_LEN - 1);
+        let shift = 24 - 8 * (pos & 3) as u32;
+        w[(pos >> 2) & 15] |= u32::from(carp[CARP_COUNTER + j]) << shift;
+        j += 1;
+    }
+    let inner = sha1_compress(config.hmac_inner, w);
+
+    let mut k = 0;
+    while k < 16 {
+        w[k] = match k {
+            0..=4 => inner[k],
+            5 => 0x8000_0000,
+            15 => OUTER_BIT_LEN,
+            _ => 0,
+        };
+        k += 1;
+    }
+    let outer = sha1_compress(config.hmac_outer, w);
+
+    let mut equal = true;
+    let mut m = 0;
+    while m < 5 {
+        let at = CARP_DIGEST + 4 * m;
+        let sent = u32::from_be_bytes([carp[at], carp[at + 1], carp[at + 2], carp[at + 3]]);
+        equal &= sent == outer[m];
+        m += 1;
+    }
+    equal
+}
+
+/// One SHA-1 compression (FIPS 180-4 §6.1.2) of the block whose words are
+/// in `w`, from `state`. The schedule is kept in `w` as a rolling window of
+/// 16 words.
+#[inline(never)]
+fn sha1_compress(state: [u32; 5], w: &mut [u32; 16]) -> [u32; 5] {
+    let [mut a, mut b, mut c, mut d, mut e] = state;
+    let mut t = 0usize;
+    while t < 80 {
+        let slot = t & 15;
+        if t >= 16 {
+            let x = w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[slot];
+            w[slot] = x.rotate_left(1);
+        }
+        let (f, k) = if t < 20 {
+            ((b & c) | (!b & d), 0x5a82_7999)
+        } else if t < 40 {
+            (b ^ c ^ d, 0x6ed9_eba1)
+        } else if t < 60 {
+            ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc)
+        } else {
+            (b ^ c ^ d, 0xca62_c1d6)
+        };
+        let temp = a
+            .rotate_left(5)
+            .wrapping_add(f)
+            .wrapping_add(e)
+            .wrapping_add(k)
+            .wrapping_add(w[slot]);
+        e = d;
+        d = c;
+        c = b.rotate_left(30);
+        b = a;
+        a = temp;
+        t += 1;
+    }
+    [
+        state[0].wrapping_add(a),
+        state[1].wrapping_add(b),
+        state[2].wrapping_add(c),
+        state[3].wrapping_add(d),
+        state[4].wrapping_add(e),
+    ]
 }
 
 #[inline(always)]

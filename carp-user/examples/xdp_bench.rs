@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         group,
         broadcast: false,
         own_addrs: &[own],
+        hmac: None,
     })
     .expect("configure VHID 42");
     for name in [XDP_BASELINE_PROGRAM_NAME, BASELINE_COUNT, UNCOUNTED] {

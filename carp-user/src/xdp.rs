@@ -17,9 +17,12 @@ use aya::{
 };
 use carp_common::{
     AdvertRecord, MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, MAX_OWN_ADDRS, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME, counter,
+    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME,
+    counter,
 };
 use tokio::io::unix::AsyncFd;
+
+use crate::auth::KernelHmac;
 
 /// The eBPF object built from `carp-ebpf`, or an empty stub when it was built
 /// without bpf-linker (see build.rs).
@@ -126,6 +129,9 @@ pub struct VhidSettings<'a> {
     /// from them are our own and are dropped. At most
     /// [`carp_common::MAX_OWN_ADDRS`].
     pub own_addrs: &'a [Ipv4Addr],
+    /// The keyed HMAC: with it, adverts whose digest is wrong are dropped
+    /// in the kernel (`bad_digest`) and never reach the ring.
+    pub hmac: Option<&'a KernelHmac>,
 }
 
 /// The XDP program's counters of one attachment, summed over all CPUs. Each
@@ -160,6 +166,8 @@ pub struct XdpCounters {
     pub ring_full: u64,
     /// Dropped: IPv4 header or CARP checksum does not verify.
     pub bad_checksum: u64,
+    /// Dropped: HMAC-SHA1 does not verify.
+    pub bad_digest: u64,
 }
 
 impl XdpCounters {
@@ -181,6 +189,7 @@ impl XdpCounters {
             own_frame: at(counter::OWN_FRAME),
             ring_full: at(counter::RING_FULL),
             bad_checksum: at(counter::BAD_CHECKSUM),
+            bad_digest: at(counter::BAD_DIGEST),
         }
     }
 
@@ -202,6 +211,7 @@ impl XdpCounters {
             counter::OWN_FRAME => self.own_frame,
             counter::RING_FULL => self.ring_full,
             counter::BAD_CHECKSUM => self.bad_checksum,
+            counter::BAD_DIGEST => self.bad_digest,
             _ => 0,
         }
     }
@@ -216,6 +226,7 @@ impl XdpCounters {
             + self.own_frame
             + self.ring_full
             + self.bad_checksum
+            + self.bad_digest
     }
 }
 
@@ -224,7 +235,7 @@ impl fmt::Display for XdpCounters {
         write!(
             f,
             "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
-             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} ring-full {})",
+             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
@@ -238,6 +249,7 @@ impl fmt::Display for XdpCounters {
             self.bad_destination,
             self.own_frame,
             self.bad_checksum,
+            self.bad_digest,
             self.ring_full,
         )
     }
@@ -351,7 +363,18 @@ impl XdpAttachment {
             group: settings.group.octets(),
             own_count: 0,
             own_addrs: [[0; 4]; MAX_OWN_ADDRS],
+            hmac_inner: [0; 5],
+            hmac_outer: [0; 5],
+            hmac_block: [0; carp_common::SHA1_BLOCK_LEN],
+            hmac_counter_at: 0,
         };
+        if let Some(hmac) = settings.hmac {
+            config.flags |= VHID_FLAG_HMAC;
+            config.hmac_inner = hmac.inner;
+            config.hmac_outer = hmac.outer;
+            config.hmac_block = hmac.block;
+            config.hmac_counter_at = u32::try_from(hmac.counter_at).unwrap_or(u32::MAX);
+        }
         if settings.broadcast {
             config.flags |= VHID_FLAG_BROADCAST;
         }

@@ -102,6 +102,10 @@ struct Stats {
     send_errors: u64,
     bad_digest: u64,
     malformed: u64,
+    /// Records the XDP program passed as authentic whose digest the daemon
+    /// rejects: never expected (both compute the same HMAC); counted and
+    /// logged so a disagreement is never silent.
+    kernel_disagreements: u64,
 }
 
 /// Logs at most one line per interval, saying how many were suppressed.
@@ -180,8 +184,15 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
                 group: config.group,
                 broadcast: config.nomcast,
                 own_addrs: &[config.srcip],
+                hmac: auth.kernel_hmac(),
             })?;
             let reader = attachment.advert_reader()?;
+            if auth.kernel_hmac().is_none() {
+                tracing::info!(
+                    "vhid {}: digests are checked by the daemon only (too many addresses for the XDP check)",
+                    config.vhid
+                );
+            }
             (Some(attachment), Rx::Ring(reader))
         }
         // One xcarp per VIP on one interface (as with ucarp) is common; the
@@ -197,6 +208,7 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
         }
         Err(e) => return Err(e.into()),
     };
+    let kernel_checks_digest = attachment.is_some() && auth.kernel_hmac().is_some();
     let sender = FrameSender::open(interface.index)?;
     let _membership = if config.nomcast {
         None
@@ -243,6 +255,8 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
         stats: Stats::default(),
         bad_digest_log: RateLimited::new(Duration::from_secs(1)),
         malformed_log: RateLimited::new(Duration::from_secs(1)),
+        disagreement_log: RateLimited::new(Duration::from_secs(1)),
+        kernel_checks_digest,
         link_errors: LinkErrors {
             since: Instant::now(),
             count: 0,
@@ -338,6 +352,10 @@ struct Daemon {
     stats: Stats,
     bad_digest_log: RateLimited,
     malformed_log: RateLimited,
+    disagreement_log: RateLimited,
+    /// The XDP program verifies digests before the ring (defence in depth:
+    /// the daemon verifies them again).
+    kernel_checks_digest: bool,
     link_errors: LinkErrors,
 }
 
@@ -526,6 +544,17 @@ impl Daemon {
         let verdict = self
             .rx_filter
             .accept_header(src, dst, &record.carp, &self.auth);
+        if self.kernel_checks_digest && matches!(verdict, Err(RxError::BadDigest { .. })) {
+            self.stats.kernel_disagreements += 1;
+            if let Some(suppressed) = self.disagreement_log.check(Instant::now()) {
+                tracing::error!(
+                    "the XDP program passed an advert from {src} whose digest the daemon rejects \
+                     ({} so far){}: dropped",
+                    self.stats.kernel_disagreements,
+                    suppressed_note(suppressed)
+                );
+            }
+        }
         self.on_verdict(verdict.map(|header| (src, header.received_advert(src))));
     }
 
@@ -641,13 +670,14 @@ impl Daemon {
         tracing::info!("{state} on {} id {}", self.interface.name, self.config.vhid);
         let s = &self.stats;
         tracing::info!(
-            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={}; xdp: {}",
+            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={} xdp/daemon digest disagreements={}; xdp: {}",
             s.adverts_received,
             s.adverts_sent,
             s.garps_sent,
             s.send_errors,
             s.bad_digest,
             s.malformed,
+            s.kernel_disagreements,
             match &self.attachment {
                 Some(a) => a
                     .counters()
