@@ -130,11 +130,33 @@ pub struct VhidConfig {
     pub hmac_block: [u8; SHA1_BLOCK_LEN],
     /// Offset of the counter in `hmac_block` (3 + 4 · addresses).
     pub hmac_counter_at: u32,
+    /// Most records this instance may put in the ring per second on one
+    /// CPU (0: no limit). Bounds what a burst for one instance takes of the
+    /// ring all instances share (docs/xdp.md, "Ring protection").
+    pub ring_budget: u32,
 }
 
 const _: () = assert!(
-    core::mem::size_of::<VhidConfig>() == 12 + 4 * MAX_OWN_ADDRS + 2 * 20 + SHA1_BLOCK_LEN + 4
+    core::mem::size_of::<VhidConfig>() == 12 + 4 * MAX_OWN_ADDRS + 2 * 20 + SHA1_BLOCK_LEN + 8
 );
+
+/// The ring budget the daemon gives each instance (records per second per
+/// CPU): authentic adverts arrive at most 256 a second from one peer
+/// (advbase 0, advskew 1), so this leaves room for two such peers, and the
+/// daemon empties the ring far faster than a few instances fill it.
+pub const RING_BUDGET_PER_SECOND: u32 = 512;
+
+/// State of one instance's ring budget on one CPU (kernel-owned).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct RingBudget {
+    /// `bpf_ktime_get_ns()` when the current one-second window started.
+    pub window_start_ns: u64,
+    /// Records written in the current window.
+    pub used: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<RingBudget>() == 16);
 
 /// Indices into [`MAP_COUNTERS`], one per verdict reason. Every frame the
 /// program sees moves exactly one counter.
@@ -176,8 +198,11 @@ pub mod counter {
     /// HMAC-SHA1 does not verify (wrong password, VHID or addresses, or a
     /// forged advert): dropped.
     pub const BAD_DIGEST: u32 = 13;
+    /// Valid, but the instance used its ring budget for this second:
+    /// dropped.
+    pub const OVER_BUDGET: u32 = 14;
     /// Number of counters.
-    pub const COUNT: u32 = 14;
+    pub const COUNT: u32 = 15;
 }
 
 #[cfg(feature = "user")]
@@ -192,4 +217,7 @@ mod user {
     // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::VhidConfig {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::RingBudget {}
 }

@@ -37,12 +37,12 @@ use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
     helpers::bpf_ktime_get_ns,
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use carp_common::{
     AdvertRecord, CARP_HEADER_LEN, CARP_TTL, CARP_TYPE_ADVERTISEMENT, CARP_VERSION,
-    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, SHA1_BLOCK_LEN,
+    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, RingBudget, SHA1_BLOCK_LEN,
     VHID_FLAG_BROADCAST, VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey,
     counter,
 };
@@ -59,6 +59,12 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::C
 /// the BPF stack can spare less easily than a map value.
 #[map]
 static SHA1_SCHEDULE: PerCpuArray<[u32; 16]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Each instance's ring budget, per CPU (see `within_ring_budget`). LRU:
+/// entries of removed instances age out.
+#[map]
+static RING_BUDGETS: LruPerCpuHashMap<VhidKey, RingBudget> =
+    LruPerCpuHashMap::with_max_entries(MAX_VHID_ENTRIES, 0);
 
 /// Accepted adverts for the daemon.
 #[map]
@@ -268,9 +274,13 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
         return verdict(counter::BAD_DIGEST, XDP_DROP);
     }
 
+    // SAFETY: the helper has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if !within_ring_budget(&key, config.ring_budget, now) {
+        return verdict(counter::OVER_BUDGET, XDP_DROP);
+    }
     let record = AdvertRecord {
-        // SAFETY: the helper has no preconditions.
-        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        timestamp_ns: now,
         ifindex: key.ifindex,
         src_ip: ip.src,
         dst_ip: ip.dst,
@@ -281,6 +291,44 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     match EVENTS.output::<AdvertRecord>(&record, 0) {
         Ok(()) => verdict(counter::ACCEPTED, XDP_DROP),
         Err(_) => verdict(counter::RING_FULL, XDP_DROP),
+    }
+}
+
+/// Takes one record from the instance's budget for the current second on
+/// this CPU; false when it is used up. Authentic adverts come a few per
+/// interval per peer, so only a burst (replays, say) meets the limit, and
+/// it can then take at most this much of the ring all instances share.
+#[inline(always)]
+fn within_ring_budget(key: &VhidKey, budget: u32, now: u64) -> bool {
+    const WINDOW_NS: u64 = 1_000_000_000;
+    if budget == 0 {
+        return true;
+    }
+    match RING_BUDGETS.get_ptr_mut(key) {
+        Some(state) => {
+            // SAFETY: this CPU's value of a per-CPU map; XDP runs with
+            // preemption disabled, so nothing else writes it meanwhile.
+            let state = unsafe { &mut *state };
+            if now.wrapping_sub(state.window_start_ns) >= WINDOW_NS {
+                state.window_start_ns = now;
+                state.used = 0;
+            }
+            if state.used >= u64::from(budget) {
+                return false;
+            }
+            state.used += 1;
+            true
+        }
+        None => {
+            let first = RingBudget {
+                window_start_ns: now,
+                used: 1,
+            };
+            // Without room for the entry (never with LRU), err on the side
+            // of the advert.
+            let _ = RING_BUDGETS.insert(key, &first, 0);
+            true
+        }
     }
 }
 

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         broadcast: false,
         own_addrs: &[own],
         hmac: auth.kernel_hmac(),
+        ring_budget: 0,
     })
     .expect("configure VHID 42");
     for name in [XDP_BASELINE_PROGRAM_NAME, BASELINE_COUNT, UNCOUNTED] {

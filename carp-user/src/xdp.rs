@@ -132,6 +132,10 @@ pub struct VhidSettings<'a> {
     /// The keyed HMAC: with it, adverts whose digest is wrong are dropped
     /// in the kernel (`bad_digest`) and never reach the ring.
     pub hmac: Option<&'a KernelHmac>,
+    /// Most records per second (per CPU) this instance may write to the
+    /// ring, 0 for no limit; the daemon uses
+    /// [`carp_common::RING_BUDGET_PER_SECOND`].
+    pub ring_budget: u32,
 }
 
 /// The XDP program's counters of one attachment, summed over all CPUs. Each
@@ -168,6 +172,8 @@ pub struct XdpCounters {
     pub bad_checksum: u64,
     /// Dropped: HMAC-SHA1 does not verify.
     pub bad_digest: u64,
+    /// Dropped: valid, but over the instance's ring budget.
+    pub over_budget: u64,
 }
 
 impl XdpCounters {
@@ -190,6 +196,7 @@ impl XdpCounters {
             ring_full: at(counter::RING_FULL),
             bad_checksum: at(counter::BAD_CHECKSUM),
             bad_digest: at(counter::BAD_DIGEST),
+            over_budget: at(counter::OVER_BUDGET),
         }
     }
 
@@ -212,6 +219,7 @@ impl XdpCounters {
             counter::RING_FULL => self.ring_full,
             counter::BAD_CHECKSUM => self.bad_checksum,
             counter::BAD_DIGEST => self.bad_digest,
+            counter::OVER_BUDGET => self.over_budget,
             _ => 0,
         }
     }
@@ -227,6 +235,7 @@ impl XdpCounters {
             + self.ring_full
             + self.bad_checksum
             + self.bad_digest
+            + self.over_budget
     }
 }
 
@@ -235,7 +244,7 @@ impl fmt::Display for XdpCounters {
         write!(
             f,
             "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
-             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} ring-full {})",
+             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} over-budget {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
@@ -250,6 +259,7 @@ impl fmt::Display for XdpCounters {
             self.own_frame,
             self.bad_checksum,
             self.bad_digest,
+            self.over_budget,
             self.ring_full,
         )
     }
@@ -367,6 +377,7 @@ impl XdpAttachment {
             hmac_outer: [0; 5],
             hmac_block: [0; carp_common::SHA1_BLOCK_LEN],
             hmac_counter_at: 0,
+            ring_budget: settings.ring_budget,
         };
         if let Some(hmac) = settings.hmac {
             config.flags |= VHID_FLAG_HMAC;

@@ -32,6 +32,7 @@ fn fixture() -> Option<XdpAttachment> {
         broadcast: false,
         own_addrs: &[OWN, OWN_2],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("configure VHID 42");
     Some(xdp)
@@ -210,6 +211,7 @@ fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
         broadcast: false,
         own_addrs: &[OWN],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("configure VHID 42 on VLAN 0xabc");
     accepted(&xdp, &tagged(0x0abc));
@@ -241,6 +243,7 @@ fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
             broadcast: false,
             own_addrs: &[OWN],
             hmac: None,
+            ring_budget: 0,
         })
         .expect_err("VLAN 4095 is reserved");
     assert!(err.to_string().contains("4095"), "{err}");
@@ -340,6 +343,7 @@ fn vhid_configured_for_another_interface_passes() {
         broadcast: false,
         own_addrs: &[OWN],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("configure VHID 42 for another ifindex");
     run(
@@ -512,6 +516,7 @@ fn broadcast_mode_needs_ethernet_broadcast() {
         broadcast: true,
         own_addrs: &[OWN],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("reconfigure");
     // ucarp --nomcast: Ethernet broadcast, IP destination still the group.
@@ -563,6 +568,7 @@ fn runtime_configuration_changes_apply_without_reload() {
         broadcast: false,
         own_addrs: &[],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("add VHID 9");
     run(&xdp, &frame9, XDP_DROP, Some(counter::BAD_DESTINATION));
@@ -574,6 +580,7 @@ fn runtime_configuration_changes_apply_without_reload() {
         broadcast: false,
         own_addrs: &[],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("change VHID 9's group");
     run(&xdp, &frame9, XDP_DROP, Some(counter::ACCEPTED));
@@ -588,6 +595,7 @@ fn runtime_configuration_changes_apply_without_reload() {
         broadcast: false,
         own_addrs: &[PEER],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("make the peer an own address");
     run(&xdp, &frame9, XDP_DROP, Some(counter::OWN_FRAME));
@@ -613,6 +621,7 @@ fn configuration_limits_are_enforced() {
             broadcast: false,
             own_addrs: &many,
             hmac: None,
+            ring_budget: 0,
         })
         .expect_err("too many own addresses");
     assert!(err.to_string().contains("at most"), "{err}");
@@ -623,6 +632,7 @@ fn configuration_limits_are_enforced() {
         broadcast: false,
         own_addrs: &many[..carp_common::MAX_OWN_ADDRS],
         hmac: None,
+        ring_budget: 0,
     })
     .expect("the maximum fits");
     // The last slot is honoured.
@@ -636,6 +646,7 @@ fn configuration_limits_are_enforced() {
             broadcast: false,
             own_addrs: &[],
             hmac: None,
+            ring_budget: 0,
         })
         .is_err()
     );
@@ -771,6 +782,7 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
             broadcast: false,
             own_addrs: &[Ipv4Addr::new(10, 99, 0, 2)],
             hmac: None,
+            ring_budget: 0,
         })
         .expect("configure VHID 42");
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -888,7 +900,7 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
     .expect("the attach thread panicked");
 }
 
-/// The daemon's object carries the `xcarp` program and its four maps only:
+/// The daemon's object carries the `xcarp` program and its maps only:
 /// the benchmark's baselines are built into an object of their own.
 #[test]
 fn daemon_object_holds_only_the_xcarp_program() {
@@ -906,7 +918,16 @@ fn daemon_object_holds_only_the_xcarp_program() {
         .filter(|name| !name.starts_with('.'))
         .collect();
     maps.sort_unstable();
-    assert_eq!(maps, [MAP_COUNTERS, MAP_EVENTS, "SHA1_SCHEDULE", MAP_VHIDS]);
+    assert_eq!(
+        maps,
+        [
+            MAP_COUNTERS,
+            MAP_EVENTS,
+            "RING_BUDGETS",
+            "SHA1_SCHEDULE",
+            MAP_VHIDS
+        ]
+    );
 }
 
 /// One ucarp capture and the instance that produced it (tests/data).
@@ -989,6 +1010,7 @@ fn kernel_hmac_accepts_real_ucarp_adverts_and_no_single_bit_flip() {
             broadcast: c.broadcast,
             own_addrs: &[],
             hmac: auth.kernel_hmac(),
+            ring_budget: 0,
         })
         .expect("configure the capture's VHID");
     };
@@ -1044,4 +1066,58 @@ fn kernel_hmac_accepts_real_ucarp_adverts_and_no_single_bit_flip() {
         "a rejected frame left a record"
     );
     eprintln!("kernel HMAC: {adverts} real adverts accepted, {flips} flips rejected");
+}
+
+/// A burst for one instance takes at most its budget of the shared ring
+/// (the rest counted `over_budget`), and another instance's advert still
+/// gets in.
+#[test]
+fn ring_budget_bounds_one_instance_and_spares_the_others() {
+    let Some(mut xdp) = setup() else { return };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let budget = 50;
+    for vhid in [VHID, 43] {
+        xdp.configure_vhid(VhidSettings {
+            vhid,
+            vlan: 0,
+            group: GROUP,
+            broadcast: false,
+            own_addrs: &[OWN],
+            hmac: None,
+            ring_budget: budget,
+        })
+        .expect("configure");
+    }
+    let burst = valid().build();
+    let before = xdp.counters().expect("counters");
+    xdp.test_run(&burst, budget + 200)
+        .expect("BPF_PROG_TEST_RUN");
+    let after = xdp.counters().expect("counters");
+    assert_eq!(after.accepted - before.accepted, u64::from(budget));
+    assert_eq!(after.over_budget - before.over_budget, 200);
+    let mut records = Vec::new();
+    reader.drain_into(&mut records).expect("drain");
+    assert_eq!(records.len(), budget as usize);
+    // VHID 43 has a budget of its own.
+    let other = Frame::carp(PEER, GROUP, Carp::advert(43)).build();
+    run(&xdp, &other, XDP_DROP, Some(counter::ACCEPTED));
+    assert_eq!(
+        reader.try_next().expect("ring").map(|r| r.carp[1]),
+        Some(43)
+    );
+    // Budget 0 is no limit.
+    xdp.configure_vhid(VhidSettings {
+        vhid: VHID,
+        vlan: 0,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &[OWN],
+        hmac: None,
+        ring_budget: 0,
+    })
+    .expect("configure");
+    let before = xdp.counters().expect("counters");
+    xdp.test_run(&burst, 300).expect("BPF_PROG_TEST_RUN");
+    let after = xdp.counters().expect("counters");
+    assert_eq!(after.accepted - before.accepted, 300);
 }

@@ -185,6 +185,7 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
                 broadcast: config.nomcast,
                 own_addrs: &[config.srcip],
                 hmac: auth.kernel_hmac(),
+                ring_budget: carp_common::RING_BUDGET_PER_SECOND,
             })?;
             let reader = attachment.advert_reader()?;
             if auth.kernel_hmac().is_none() {

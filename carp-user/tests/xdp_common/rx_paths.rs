@@ -71,6 +71,7 @@ impl RxPaths {
             broadcast,
             own_addrs: &[OWN],
             hmac: auth.kernel_hmac().filter(|_| kernel_hmac),
+            ring_budget: 0,
         })
         .expect("configure the VHID");
         Self {
