@@ -47,6 +47,14 @@ use carp_common::{
     counter,
 };
 
+/// Both objects' panic handler (the verifier rejects any path that could
+/// reach it, so it is never called).
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
 /// Configured VHIDs, written by the daemon at any time.
 #[map]
 pub static VHIDS: HashMap<VhidKey, VhidConfig> = HashMap::with_max_entries(MAX_VHID_ENTRIES, 0);
@@ -326,7 +334,7 @@ fn within_ring_budget(key: &VhidKey, budget: u32, now: u64) -> bool {
             };
             // Without room for the entry (never with LRU), err on the side
             // of the advert.
-            let _ = RING_BUDGETS.insert(key, &first, 0);
+            let _ = RING_BUDGETS.insert(key, first, 0);
             true
         }
     }
