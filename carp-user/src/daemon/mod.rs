@@ -258,6 +258,7 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
         malformed_log: RateLimited::new(Duration::from_secs(1)),
         disagreement_log: RateLimited::new(Duration::from_secs(1)),
         kernel_checks_digest,
+        kernel_bad_digests_reported: 0,
         link_errors: LinkErrors {
             since: Instant::now(),
             count: 0,
@@ -357,6 +358,8 @@ struct Daemon {
     /// The XDP program verifies digests before the ring (defence in depth:
     /// the daemon verifies them again).
     kernel_checks_digest: bool,
+    /// The kernel's `bad_digest` counter when last reported.
+    kernel_bad_digests_reported: u64,
     link_errors: LinkErrors,
 }
 
@@ -394,6 +397,12 @@ impl Daemon {
         let mut quit = signal(SignalKind::quit()).map_err(DaemonError::Signal)?;
         let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
 
+        // Adverts with a wrong digest die in the kernel when it checks them:
+        // report them as ucarp does (a wrong password, VHID or address is the
+        // usual cause), from the kernel's counter, once a second at most.
+        let mut kernel_drops = tokio::time::interval(Duration::from_secs(1));
+        kernel_drops.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
         let now = self.now();
         self.feed(now, Event::Start);
         if !running && !self.config.ignore_ifstate {
@@ -417,6 +426,7 @@ impl Daemon {
                     Err(e) => self.on_receive_error(e, &link)?,
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
+                _ = kernel_drops.tick(), if self.kernel_checks_digest => self.report_kernel_bad_digests(),
                 Some((script, _outcome)) = script_outcomes.recv() => {
                     let now = self.now();
                     self.feed(now, Event::ScriptFinished(script));
@@ -502,6 +512,27 @@ impl Daemon {
         );
         link.resync();
         Ok(())
+    }
+
+    /// Logs (ucarp's "Bad digest" warning, without the digests, which the
+    /// kernel does not hand over) how many adverts the XDP program dropped
+    /// for a wrong digest since the last report.
+    fn report_kernel_bad_digests(&mut self) {
+        let Some(counters) = self.attachment.as_ref().and_then(|a| a.counters().ok()) else {
+            return;
+        };
+        let new = counters
+            .bad_digest
+            .saturating_sub(self.kernel_bad_digests_reported);
+        if new == 0 {
+            return;
+        }
+        self.kernel_bad_digests_reported = counters.bad_digest;
+        self.stats.bad_digest += new;
+        tracing::warn!(
+            "Bad digest - {new} advert(s) dropped by the XDP program since the last report - \
+             Check vhid, password and virtual IP address"
+        );
     }
 
     fn fire_due_timers(&mut self) {
