@@ -75,6 +75,17 @@ pub const VHID_FLAG_ENABLED: u32 = 1 << 0;
 /// arrive with Ethernet destination ff:ff:ff:ff:ff:ff (IP destination is
 /// still the group).
 pub const VHID_FLAG_BROADCAST: u32 = 1 << 1;
+/// [`VhidConfig::flags`]: the `hmac_*` fields are set; the program verifies
+/// each advert's HMAC-SHA1 and drops a wrong one (`BAD_DIGEST`).
+pub const VHID_FLAG_HMAC: u32 = 1 << 2;
+
+/// SHA-1 block size: the HMAC's inner message (version, type, VHID, the
+/// addresses, the counter) and its padding fit one block for up to
+/// [`MAX_HMAC_ADDRS`] addresses.
+pub const SHA1_BLOCK_LEN: usize = 64;
+/// Most virtual addresses one VHID's HMAC covers in the kernel (3 + 4·8 +
+/// 8 bytes of message plus 9 of padding fit one block).
+pub const MAX_HMAC_ADDRS: usize = 8;
 
 /// Key of [`MAP_VHIDS`]: interface, VLAN and VHID. An instance on `eth0`
 /// serves untagged frames (`vlan` 0) only; a frame tagged with VLAN N
@@ -108,9 +119,44 @@ pub struct VhidConfig {
     /// Our own source addresses for this VHID, network byte order: adverts
     /// from them are our own, looped back, and are dropped.
     pub own_addrs: [[u8; 4]; MAX_OWN_ADDRS],
+    /// SHA-1 state after compressing the key XOR ipad block: the HMAC's
+    /// inner hash starts here (docs/xdp.md, "HMAC in the kernel").
+    pub hmac_inner: [u32; 5],
+    /// SHA-1 state after compressing the key XOR opad block.
+    pub hmac_outer: [u32; 5],
+    /// The inner hash's only block: `02 01 vhid addrs…`, eight zero bytes
+    /// where each advert's counter goes, then SHA-1 padding and the bit
+    /// length of ipad block + message.
+    pub hmac_block: [u8; SHA1_BLOCK_LEN],
+    /// Offset of the counter in `hmac_block` (3 + 4 · addresses).
+    pub hmac_counter_at: u32,
+    /// Most records this instance may put in the ring per second on one
+    /// CPU (0: no limit). Bounds what a burst for one instance takes of the
+    /// ring all instances share (docs/xdp.md, "Ring protection").
+    pub ring_budget: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<VhidConfig>() == 12 + 4 * MAX_OWN_ADDRS);
+const _: () = assert!(
+    core::mem::size_of::<VhidConfig>() == 12 + 4 * MAX_OWN_ADDRS + 2 * 20 + SHA1_BLOCK_LEN + 8
+);
+
+/// The ring budget the daemon gives each instance (records per second per
+/// CPU): authentic adverts arrive at most 256 a second from one peer
+/// (advbase 0, advskew 1), so this leaves room for two such peers, and the
+/// daemon empties the ring far faster than a few instances fill it.
+pub const RING_BUDGET_PER_SECOND: u32 = 512;
+
+/// State of one instance's ring budget on one CPU (kernel-owned).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct RingBudget {
+    /// `bpf_ktime_get_ns()` when the current one-second window started.
+    pub window_start_ns: u64,
+    /// Records written in the current window.
+    pub used: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<RingBudget>() == 16);
 
 /// Indices into [`MAP_COUNTERS`], one per verdict reason. Every frame the
 /// program sees moves exactly one counter.
@@ -149,8 +195,14 @@ pub mod counter {
     pub const RING_FULL: u32 = 11;
     /// IPv4 header checksum or CARP checksum does not verify: dropped.
     pub const BAD_CHECKSUM: u32 = 12;
+    /// HMAC-SHA1 does not verify (wrong password, VHID or addresses, or a
+    /// forged advert): dropped.
+    pub const BAD_DIGEST: u32 = 13;
+    /// Valid, but the instance used its ring budget for this second:
+    /// dropped.
+    pub const OVER_BUDGET: u32 = 14;
     /// Number of counters.
-    pub const COUNT: u32 = 13;
+    pub const COUNT: u32 = 15;
 }
 
 #[cfg(feature = "user")]
@@ -165,4 +217,7 @@ mod user {
     // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::VhidConfig {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::RingBudget {}
 }

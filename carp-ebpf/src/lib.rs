@@ -21,29 +21,39 @@
 //! - configured VHID, advert-shaped: checked in this order — not a
 //!   fragment, TTL 255, IP total length consistent, IP destination = group
 //!   (and Ethernet broadcast in broadcast mode), source not one of our own
-//!   addresses, IPv4 header checksum and CARP checksum. The first failed
+//!   addresses, IPv4 header checksum and CARP checksum, and (when the daemon
+//!   gave the keyed HMAC state) the HMAC-SHA1 digest. The first failed
 //!   check drops the frame and counts its reason; a frame passing all of
 //!   them is copied into `EVENTS` as an `AdvertRecord` and dropped
 //!   (`ACCEPTED`, or `RING_FULL` when the ring has no room: never blocks,
 //!   never passes).
 //!
 //! The daemon applies the same rules to frames it reads without XDP
-//! (docs/xdp.md, "One set of rules"); the HMAC is verified by the daemon,
-//! which has the password.
+//! (docs/xdp.md, "One set of rules") and verifies the HMAC of every record
+//! again.
 #![no_std]
 
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
     helpers::bpf_ktime_get_ns,
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use carp_common::{
     AdvertRecord, CARP_HEADER_LEN, CARP_TTL, CARP_TYPE_ADVERTISEMENT, CARP_VERSION,
-    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VLAN_ID_MASK, VhidConfig, VhidKey, counter,
+    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, RingBudget, SHA1_BLOCK_LEN,
+    VHID_FLAG_BROADCAST, VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey,
+    counter,
 };
+
+/// Both objects' panic handler (the verifier rejects any path that could
+/// reach it, so it is never called).
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
 
 /// Configured VHIDs, written by the daemon at any time.
 #[map]
@@ -52,6 +62,17 @@ pub static VHIDS: HashMap<VhidKey, VhidConfig> = HashMap::with_max_entries(MAX_V
 /// One per-CPU counter per verdict reason (`carp_common::counter`).
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// The SHA-1 message schedule of the HMAC check (one per CPU): 64 bytes
+/// the BPF stack can spare less easily than a map value.
+#[map]
+static SHA1_SCHEDULE: PerCpuArray<[u32; 16]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Each instance's ring budget, per CPU (see `within_ring_budget`). LRU:
+/// entries of removed instances age out.
+#[map]
+static RING_BUDGETS: LruPerCpuHashMap<VhidKey, RingBudget> =
+    LruPerCpuHashMap::with_max_entries(MAX_VHID_ENTRIES, 0);
 
 /// Accepted adverts for the daemon.
 #[map]
@@ -257,10 +278,17 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     if !checksums_verify(ctx, ip, l3, ip_hdr_len, carp) {
         return verdict(counter::BAD_CHECKSUM, XDP_DROP);
     }
+    if config.flags & VHID_FLAG_HMAC != 0 && !digest_verifies(config, carp) {
+        return verdict(counter::BAD_DIGEST, XDP_DROP);
+    }
 
+    // SAFETY: the helper has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if !within_ring_budget(&key, config.ring_budget, now) {
+        return verdict(counter::OVER_BUDGET, XDP_DROP);
+    }
     let record = AdvertRecord {
-        // SAFETY: the helper has no preconditions.
-        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        timestamp_ns: now,
         ifindex: key.ifindex,
         src_ip: ip.src,
         dst_ip: ip.dst,
@@ -271,6 +299,44 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     match EVENTS.output::<AdvertRecord>(&record, 0) {
         Ok(()) => verdict(counter::ACCEPTED, XDP_DROP),
         Err(_) => verdict(counter::RING_FULL, XDP_DROP),
+    }
+}
+
+/// Takes one record from the instance's budget for the current second on
+/// this CPU; false when it is used up. Authentic adverts come a few per
+/// interval per peer, so only a burst (replays, say) meets the limit, and
+/// it can then take at most this much of the ring all instances share.
+#[inline(always)]
+fn within_ring_budget(key: &VhidKey, budget: u32, now: u64) -> bool {
+    const WINDOW_NS: u64 = 1_000_000_000;
+    if budget == 0 {
+        return true;
+    }
+    match RING_BUDGETS.get_ptr_mut(key) {
+        Some(state) => {
+            // SAFETY: this CPU's value of a per-CPU map; XDP runs with
+            // preemption disabled, so nothing else writes it meanwhile.
+            let state = unsafe { &mut *state };
+            if now.wrapping_sub(state.window_start_ns) >= WINDOW_NS {
+                state.window_start_ns = now;
+                state.used = 0;
+            }
+            if state.used >= u64::from(budget) {
+                return false;
+            }
+            state.used += 1;
+            true
+        }
+        None => {
+            let first = RingBudget {
+                window_start_ns: now,
+                used: 1,
+            };
+            // Without room for the entry (never with LRU), err on the side
+            // of the advert.
+            let _ = RING_BUDGETS.insert(key, first, 0);
+            true
+        }
     }
 }
 
@@ -312,6 +378,118 @@ fn checksums_verify(
         sum
     };
     folds_to_ffff(header_sum) && folds_to_ffff(sum_words(0, carp))
+}
+
+/// Offsets in the CARP header.
+const CARP_COUNTER: usize = 8;
+const CARP_DIGEST: usize = 16;
+/// Bit length of the outer hash's message: the opad block and the inner
+/// digest.
+const OUTER_BIT_LEN: u32 = (64 + 20) * 8;
+
+/// HMAC-SHA1 of the advert's counter, as ucarp computes it (docs/protocol.md
+/// §2), from the midstates the daemon derived from the password: the inner
+/// hash is one compression of the prepared block with the counter filled
+/// in, the outer one compression of the inner digest. Compared with the
+/// digest the advert carries.
+#[inline(always)]
+fn digest_verifies(config: &VhidConfig, carp: &[u8; CARP_HEADER_LEN]) -> bool {
+    let Some(w) = SHA1_SCHEDULE.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: this CPU's map value; XDP runs with preemption disabled, so
+    // nothing else uses it meanwhile.
+    let w = unsafe { &mut *w };
+    let block = &config.hmac_block;
+    let mut i = 0;
+    while i < 16 {
+        w[i] = u32::from_be_bytes([
+            block[4 * i],
+            block[4 * i + 1],
+            block[4 * i + 2],
+            block[4 * i + 3],
+        ]);
+        i += 1;
+    }
+    // The counter's eight bytes go where the daemon left zeros for them.
+    let at = config.hmac_counter_at as usize;
+    if at + 8 > SHA1_BLOCK_LEN - 9 {
+        return false;
+    }
+    let mut j = 0;
+    while j < 8 {
+        let pos = (at + j) & (SHA1_BLOCK_LEN - 1);
+        let shift = 24 - 8 * (pos & 3) as u32;
+        w[(pos >> 2) & 15] |= u32::from(carp[CARP_COUNTER + j]) << shift;
+        j += 1;
+    }
+    let inner = sha1_compress(config.hmac_inner, w);
+
+    let mut k = 0;
+    while k < 16 {
+        w[k] = match k {
+            0..=4 => inner[k],
+            5 => 0x8000_0000,
+            15 => OUTER_BIT_LEN,
+            _ => 0,
+        };
+        k += 1;
+    }
+    let outer = sha1_compress(config.hmac_outer, w);
+
+    let mut equal = true;
+    let mut m = 0;
+    while m < 5 {
+        let at = CARP_DIGEST + 4 * m;
+        let sent = u32::from_be_bytes([carp[at], carp[at + 1], carp[at + 2], carp[at + 3]]);
+        equal &= sent == outer[m];
+        m += 1;
+    }
+    equal
+}
+
+/// One SHA-1 compression (FIPS 180-4 §6.1.2) of the block whose words are
+/// in `w`, from `state`. The schedule is kept in `w` as a rolling window of
+/// 16 words.
+#[inline(never)]
+fn sha1_compress(state: [u32; 5], w: &mut [u32; 16]) -> [u32; 5] {
+    let [mut a, mut b, mut c, mut d, mut e] = state;
+    let mut t = 0usize;
+    while t < 80 {
+        let slot = t & 15;
+        if t >= 16 {
+            let x = w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[slot];
+            w[slot] = x.rotate_left(1);
+        }
+        let (f, k) = if t < 20 {
+            ((b & c) | (!b & d), 0x5a82_7999)
+        } else if t < 40 {
+            (b ^ c ^ d, 0x6ed9_eba1)
+        } else if t < 60 {
+            ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc)
+        } else {
+            (b ^ c ^ d, 0xca62_c1d6)
+        };
+        let temp = a
+            .rotate_left(5)
+            .wrapping_add(f)
+            .wrapping_add(e)
+            .wrapping_add(k)
+            .wrapping_add(w[slot]);
+        e = d;
+        d = c;
+        c = b.rotate_left(30);
+        b = a;
+        a = temp;
+        t += 1;
+    }
+    [
+        state[0].wrapping_add(a),
+        state[1].wrapping_add(b),
+        state[2].wrapping_add(c),
+        state[3].wrapping_add(d),
+        state[4].wrapping_add(e),
+    ]
 }
 
 #[inline(always)]

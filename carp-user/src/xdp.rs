@@ -17,9 +17,12 @@ use aya::{
 };
 use carp_common::{
     AdvertRecord, MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, MAX_OWN_ADDRS, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME, counter,
+    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME,
+    counter,
 };
 use tokio::io::unix::AsyncFd;
+
+use crate::auth::KernelHmac;
 
 /// The eBPF object built from `carp-ebpf`, or an empty stub when it was built
 /// without bpf-linker (see build.rs).
@@ -126,6 +129,13 @@ pub struct VhidSettings<'a> {
     /// from them are our own and are dropped. At most
     /// [`carp_common::MAX_OWN_ADDRS`].
     pub own_addrs: &'a [Ipv4Addr],
+    /// The keyed HMAC: with it, adverts whose digest is wrong are dropped
+    /// in the kernel (`bad_digest`) and never reach the ring.
+    pub hmac: Option<&'a KernelHmac>,
+    /// Most records per second (per CPU) this instance may write to the
+    /// ring, 0 for no limit; the daemon uses
+    /// [`carp_common::RING_BUDGET_PER_SECOND`].
+    pub ring_budget: u32,
 }
 
 /// The XDP program's counters of one attachment, summed over all CPUs. Each
@@ -160,6 +170,10 @@ pub struct XdpCounters {
     pub ring_full: u64,
     /// Dropped: IPv4 header or CARP checksum does not verify.
     pub bad_checksum: u64,
+    /// Dropped: HMAC-SHA1 does not verify.
+    pub bad_digest: u64,
+    /// Dropped: valid, but over the instance's ring budget.
+    pub over_budget: u64,
 }
 
 impl XdpCounters {
@@ -181,6 +195,8 @@ impl XdpCounters {
             own_frame: at(counter::OWN_FRAME),
             ring_full: at(counter::RING_FULL),
             bad_checksum: at(counter::BAD_CHECKSUM),
+            bad_digest: at(counter::BAD_DIGEST),
+            over_budget: at(counter::OVER_BUDGET),
         }
     }
 
@@ -202,6 +218,8 @@ impl XdpCounters {
             counter::OWN_FRAME => self.own_frame,
             counter::RING_FULL => self.ring_full,
             counter::BAD_CHECKSUM => self.bad_checksum,
+            counter::BAD_DIGEST => self.bad_digest,
+            counter::OVER_BUDGET => self.over_budget,
             _ => 0,
         }
     }
@@ -216,6 +234,8 @@ impl XdpCounters {
             + self.own_frame
             + self.ring_full
             + self.bad_checksum
+            + self.bad_digest
+            + self.over_budget
     }
 }
 
@@ -224,7 +244,7 @@ impl fmt::Display for XdpCounters {
         write!(
             f,
             "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
-             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} ring-full {})",
+             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} over-budget {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
@@ -238,6 +258,8 @@ impl fmt::Display for XdpCounters {
             self.bad_destination,
             self.own_frame,
             self.bad_checksum,
+            self.bad_digest,
+            self.over_budget,
             self.ring_full,
         )
     }
@@ -351,7 +373,19 @@ impl XdpAttachment {
             group: settings.group.octets(),
             own_count: 0,
             own_addrs: [[0; 4]; MAX_OWN_ADDRS],
+            hmac_inner: [0; 5],
+            hmac_outer: [0; 5],
+            hmac_block: [0; carp_common::SHA1_BLOCK_LEN],
+            hmac_counter_at: 0,
+            ring_budget: settings.ring_budget,
         };
+        if let Some(hmac) = settings.hmac {
+            config.flags |= VHID_FLAG_HMAC;
+            config.hmac_inner = hmac.inner;
+            config.hmac_outer = hmac.outer;
+            config.hmac_block = hmac.block;
+            config.hmac_counter_at = u32::try_from(hmac.counter_at).unwrap_or(u32::MAX);
+        }
         if settings.broadcast {
             config.flags |= VHID_FLAG_BROADCAST;
         }

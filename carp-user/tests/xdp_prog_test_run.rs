@@ -31,6 +31,8 @@ fn fixture() -> Option<XdpAttachment> {
         group: GROUP,
         broadcast: false,
         own_addrs: &[OWN, OWN_2],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("configure VHID 42");
     Some(xdp)
@@ -208,6 +210,8 @@ fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
         group: GROUP,
         broadcast: false,
         own_addrs: &[OWN],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("configure VHID 42 on VLAN 0xabc");
     accepted(&xdp, &tagged(0x0abc));
@@ -238,6 +242,8 @@ fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
             group: GROUP,
             broadcast: false,
             own_addrs: &[OWN],
+            hmac: None,
+            ring_budget: 0,
         })
         .expect_err("VLAN 4095 is reserved");
     assert!(err.to_string().contains("4095"), "{err}");
@@ -336,6 +342,8 @@ fn vhid_configured_for_another_interface_passes() {
         group: GROUP,
         broadcast: false,
         own_addrs: &[OWN],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("configure VHID 42 for another ifindex");
     run(
@@ -507,6 +515,8 @@ fn broadcast_mode_needs_ethernet_broadcast() {
         group: GROUP,
         broadcast: true,
         own_addrs: &[OWN],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("reconfigure");
     // ucarp --nomcast: Ethernet broadcast, IP destination still the group.
@@ -557,6 +567,8 @@ fn runtime_configuration_changes_apply_without_reload() {
         group: GROUP,
         broadcast: false,
         own_addrs: &[],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("add VHID 9");
     run(&xdp, &frame9, XDP_DROP, Some(counter::BAD_DESTINATION));
@@ -567,6 +579,8 @@ fn runtime_configuration_changes_apply_without_reload() {
         group: group2,
         broadcast: false,
         own_addrs: &[],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("change VHID 9's group");
     run(&xdp, &frame9, XDP_DROP, Some(counter::ACCEPTED));
@@ -580,6 +594,8 @@ fn runtime_configuration_changes_apply_without_reload() {
         group: group2,
         broadcast: false,
         own_addrs: &[PEER],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("make the peer an own address");
     run(&xdp, &frame9, XDP_DROP, Some(counter::OWN_FRAME));
@@ -604,6 +620,8 @@ fn configuration_limits_are_enforced() {
             group: GROUP,
             broadcast: false,
             own_addrs: &many,
+            hmac: None,
+            ring_budget: 0,
         })
         .expect_err("too many own addresses");
     assert!(err.to_string().contains("at most"), "{err}");
@@ -613,6 +631,8 @@ fn configuration_limits_are_enforced() {
         group: GROUP,
         broadcast: false,
         own_addrs: &many[..carp_common::MAX_OWN_ADDRS],
+        hmac: None,
+        ring_budget: 0,
     })
     .expect("the maximum fits");
     // The last slot is honoured.
@@ -625,6 +645,8 @@ fn configuration_limits_are_enforced() {
             group: GROUP,
             broadcast: false,
             own_addrs: &[],
+            hmac: None,
+            ring_budget: 0,
         })
         .is_err()
     );
@@ -759,6 +781,8 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
             group: GROUP,
             broadcast: false,
             own_addrs: &[Ipv4Addr::new(10, 99, 0, 2)],
+            hmac: None,
+            ring_budget: 0,
         })
         .expect("configure VHID 42");
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -876,7 +900,7 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
     .expect("the attach thread panicked");
 }
 
-/// The daemon's object carries the `xcarp` program and its three maps only:
+/// The daemon's object carries the `xcarp` program and its maps only:
 /// the benchmark's baselines are built into an object of their own.
 #[test]
 fn daemon_object_holds_only_the_xcarp_program() {
@@ -894,5 +918,206 @@ fn daemon_object_holds_only_the_xcarp_program() {
         .filter(|name| !name.starts_with('.'))
         .collect();
     maps.sort_unstable();
-    assert_eq!(maps, [MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS]);
+    assert_eq!(
+        maps,
+        [
+            MAP_COUNTERS,
+            MAP_EVENTS,
+            "RING_BUDGETS",
+            "SHA1_SCHEDULE",
+            MAP_VHIDS
+        ]
+    );
+}
+
+/// One ucarp capture and the instance that produced it (tests/data).
+struct UcarpCapture {
+    file: &'static str,
+    vhid: u8,
+    password: &'static [u8],
+    vip: Ipv4Addr,
+    group: Ipv4Addr,
+    broadcast: bool,
+}
+
+const UCARP_CAPTURES: [UcarpCapture; 5] = [
+    UcarpCapture {
+        file: "ucarp_default.pcap",
+        vhid: 42,
+        password: b"love",
+        vip: Ipv4Addr::new(10, 99, 0, 252),
+        group: GROUP,
+        broadcast: false,
+    },
+    UcarpCapture {
+        file: "ucarp_nomcast.pcap",
+        vhid: 42,
+        password: b"love",
+        vip: Ipv4Addr::new(10, 99, 0, 252),
+        group: GROUP,
+        broadcast: true,
+    },
+    UcarpCapture {
+        file: "ucarp_advskew.pcap",
+        vhid: 7,
+        password: b"secret",
+        vip: Ipv4Addr::new(10, 99, 0, 253),
+        group: GROUP,
+        broadcast: false,
+    },
+    UcarpCapture {
+        file: "ucarp_mcast.pcap",
+        vhid: 200,
+        password: b"love",
+        vip: Ipv4Addr::new(10, 99, 0, 254),
+        group: Ipv4Addr::new(239, 192, 0, 1),
+        broadcast: false,
+    },
+    UcarpCapture {
+        file: "ucarp_pair.pcap",
+        vhid: 9,
+        password: b"pairpw",
+        vip: Ipv4Addr::new(10, 99, 0, 250),
+        group: GROUP,
+        broadcast: false,
+    },
+];
+
+/// Recomputes the CARP checksum of an untagged, option-less frame after an
+/// edit, so that the edit reaches the digest check.
+fn fix_carp_checksum(frame: &mut [u8]) {
+    frame[34 + 6..34 + 8].fill(0);
+    let sum = xdp_common::checksum(&frame[34..70]);
+    frame[34 + 6..34 + 8].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// The kernel's HMAC-SHA1 against the real ucarp: every captured advert
+/// passes; every single-bit flip of its digest or counter, of its VHID (with
+/// that VHID configured under the same key), or of the configured address
+/// fails it, and is counted as `bad_digest`.
+#[test]
+fn kernel_hmac_accepts_real_ucarp_adverts_and_no_single_bit_flip() {
+    use xcarp::auth::CarpAuth;
+
+    let Some(mut xdp) = setup() else { return };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let configure = |xdp: &mut XdpAttachment, c: &UcarpCapture, vhid: u8, vip: Ipv4Addr| {
+        let auth = CarpAuth::new(c.password, vhid, &[vip]).expect("valid password");
+        xdp.configure_vhid(VhidSettings {
+            vhid,
+            vlan: 0,
+            group: c.group,
+            broadcast: c.broadcast,
+            own_addrs: &[],
+            hmac: auth.kernel_hmac(),
+            ring_budget: 0,
+        })
+        .expect("configure the capture's VHID");
+    };
+    let mut adverts = 0;
+    let mut flips = 0;
+    for c in &UCARP_CAPTURES {
+        configure(&mut xdp, c, c.vhid, c.vip);
+        for frame in xdp_common::pcap::read_pcap(c.file) {
+            if frame.len() < 70 || frame[23] != 112 {
+                continue; // gratuitous ARP
+            }
+            adverts += 1;
+            run(&xdp, &frame, XDP_DROP, Some(counter::ACCEPTED));
+            assert!(reader.try_next().expect("ring").is_some(), "{}", c.file);
+            // Digest (CARP bytes 16..36) and counter (8..16), every bit.
+            for byte in 34 + 8..34 + 36 {
+                for bit in 0..8 {
+                    let mut bad = frame.clone();
+                    bad[byte] ^= 1 << bit;
+                    fix_carp_checksum(&mut bad);
+                    run(&xdp, &bad, XDP_DROP, Some(counter::BAD_DIGEST));
+                    flips += 1;
+                }
+            }
+            // The VHID, configured under the same key and address.
+            for bit in 0..8 {
+                let other = c.vhid ^ (1 << bit);
+                if other == 0 {
+                    continue;
+                }
+                configure(&mut xdp, c, other, c.vip);
+                let mut bad = frame.clone();
+                bad[34 + 1] = other;
+                fix_carp_checksum(&mut bad);
+                run(&xdp, &bad, XDP_DROP, Some(counter::BAD_DIGEST));
+                xdp.remove_vhid(0, other).expect("remove");
+                flips += 1;
+            }
+            // The address the digest covers.
+            for bit in 0..32 {
+                let vip = Ipv4Addr::from(u32::from(c.vip) ^ (1 << bit));
+                configure(&mut xdp, c, c.vhid, vip);
+                run(&xdp, &frame, XDP_DROP, Some(counter::BAD_DIGEST));
+                flips += 1;
+            }
+            configure(&mut xdp, c, c.vhid, c.vip);
+        }
+        xdp.remove_vhid(0, c.vhid).expect("remove");
+    }
+    assert!(adverts >= 20, "only {adverts} adverts in the captures");
+    assert!(
+        reader.try_next().expect("ring").is_none(),
+        "a rejected frame left a record"
+    );
+    eprintln!("kernel HMAC: {adverts} real adverts accepted, {flips} flips rejected");
+}
+
+/// A burst for one instance takes at most its budget of the shared ring
+/// (the rest counted `over_budget`), and another instance's advert still
+/// gets in.
+#[test]
+fn ring_budget_bounds_one_instance_and_spares_the_others() {
+    let Some(mut xdp) = setup() else { return };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let budget = 50;
+    for vhid in [VHID, 43] {
+        xdp.configure_vhid(VhidSettings {
+            vhid,
+            vlan: 0,
+            group: GROUP,
+            broadcast: false,
+            own_addrs: &[OWN],
+            hmac: None,
+            ring_budget: budget,
+        })
+        .expect("configure");
+    }
+    let burst = valid().build();
+    let before = xdp.counters().expect("counters");
+    xdp.test_run(&burst, budget + 200)
+        .expect("BPF_PROG_TEST_RUN");
+    let after = xdp.counters().expect("counters");
+    assert_eq!(after.accepted - before.accepted, u64::from(budget));
+    assert_eq!(after.over_budget - before.over_budget, 200);
+    let mut records = Vec::new();
+    reader.drain_into(&mut records).expect("drain");
+    assert_eq!(records.len(), budget as usize);
+    // VHID 43 has a budget of its own.
+    let other = Frame::carp(PEER, GROUP, Carp::advert(43)).build();
+    run(&xdp, &other, XDP_DROP, Some(counter::ACCEPTED));
+    assert_eq!(
+        reader.try_next().expect("ring").map(|r| r.carp[1]),
+        Some(43)
+    );
+    // Budget 0 is no limit.
+    xdp.configure_vhid(VhidSettings {
+        vhid: VHID,
+        vlan: 0,
+        group: GROUP,
+        broadcast: false,
+        own_addrs: &[OWN],
+        hmac: None,
+        ring_budget: 0,
+    })
+    .expect("configure");
+    let before = xdp.counters().expect("counters");
+    xdp.test_run(&burst, 300).expect("BPF_PROG_TEST_RUN");
+    let after = xdp.counters().expect("counters");
+    assert_eq!(after.accepted - before.accepted, 300);
 }

@@ -35,7 +35,7 @@ fn paths() -> &'static Mutex<RxPaths> {
         });
         let _guard = runtime.enter();
         let reader = xdp.advert_reader().expect("take the ring buffer");
-        Mutex::new(RxPaths::new(xdp, reader, false))
+        Mutex::new(RxPaths::new(xdp, reader, false, true))
     })
 }
 

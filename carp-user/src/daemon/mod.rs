@@ -102,6 +102,10 @@ struct Stats {
     send_errors: u64,
     bad_digest: u64,
     malformed: u64,
+    /// Records the XDP program passed as authentic whose digest the daemon
+    /// rejects: never expected (both compute the same HMAC); counted and
+    /// logged so a disagreement is never silent.
+    kernel_disagreements: u64,
 }
 
 /// Logs at most one line per interval, saying how many were suppressed.
@@ -180,8 +184,16 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
                 group: config.group,
                 broadcast: config.nomcast,
                 own_addrs: &[config.srcip],
+                hmac: auth.kernel_hmac(),
+                ring_budget: carp_common::RING_BUDGET_PER_SECOND,
             })?;
             let reader = attachment.advert_reader()?;
+            if auth.kernel_hmac().is_none() {
+                tracing::info!(
+                    "vhid {}: digests are checked by the daemon only (too many addresses for the XDP check)",
+                    config.vhid
+                );
+            }
             (Some(attachment), Rx::Ring(reader))
         }
         // One xcarp per VIP on one interface (as with ucarp) is common; the
@@ -197,6 +209,7 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
         }
         Err(e) => return Err(e.into()),
     };
+    let kernel_checks_digest = attachment.is_some() && auth.kernel_hmac().is_some();
     let sender = FrameSender::open(interface.index)?;
     let _membership = if config.nomcast {
         None
@@ -243,6 +256,9 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
         stats: Stats::default(),
         bad_digest_log: RateLimited::new(Duration::from_secs(1)),
         malformed_log: RateLimited::new(Duration::from_secs(1)),
+        disagreement_log: RateLimited::new(Duration::from_secs(1)),
+        kernel_checks_digest,
+        kernel_bad_digests_reported: 0,
         link_errors: LinkErrors {
             since: Instant::now(),
             count: 0,
@@ -338,6 +354,12 @@ struct Daemon {
     stats: Stats,
     bad_digest_log: RateLimited,
     malformed_log: RateLimited,
+    disagreement_log: RateLimited,
+    /// The XDP program verifies digests before the ring (defence in depth:
+    /// the daemon verifies them again).
+    kernel_checks_digest: bool,
+    /// The kernel's `bad_digest` counter when last reported.
+    kernel_bad_digests_reported: u64,
     link_errors: LinkErrors,
 }
 
@@ -375,6 +397,12 @@ impl Daemon {
         let mut quit = signal(SignalKind::quit()).map_err(DaemonError::Signal)?;
         let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
 
+        // Adverts with a wrong digest die in the kernel when it checks them:
+        // report them as ucarp does (a wrong password, VHID or address is the
+        // usual cause), from the kernel's counter, once a second at most.
+        let mut kernel_drops = tokio::time::interval(Duration::from_secs(1));
+        kernel_drops.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
         let now = self.now();
         self.feed(now, Event::Start);
         if !running && !self.config.ignore_ifstate {
@@ -398,6 +426,7 @@ impl Daemon {
                     Err(e) => self.on_receive_error(e, &link)?,
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
+                _ = kernel_drops.tick(), if self.kernel_checks_digest => self.report_kernel_bad_digests(),
                 Some((script, _outcome)) = script_outcomes.recv() => {
                     let now = self.now();
                     self.feed(now, Event::ScriptFinished(script));
@@ -485,6 +514,27 @@ impl Daemon {
         Ok(())
     }
 
+    /// Logs (ucarp's "Bad digest" warning, without the digests, which the
+    /// kernel does not hand over) how many adverts the XDP program dropped
+    /// for a wrong digest since the last report.
+    fn report_kernel_bad_digests(&mut self) {
+        let Some(counters) = self.attachment.as_ref().and_then(|a| a.counters().ok()) else {
+            return;
+        };
+        let new = counters
+            .bad_digest
+            .saturating_sub(self.kernel_bad_digests_reported);
+        if new == 0 {
+            return;
+        }
+        self.kernel_bad_digests_reported = counters.bad_digest;
+        self.stats.bad_digest += new;
+        tracing::warn!(
+            "Bad digest - {new} advert(s) dropped by the XDP program since the last report - \
+             Check vhid, password and virtual IP address"
+        );
+    }
+
     fn fire_due_timers(&mut self) {
         let now = self.now();
         for timer in TIMERS {
@@ -526,6 +576,17 @@ impl Daemon {
         let verdict = self
             .rx_filter
             .accept_header(src, dst, &record.carp, &self.auth);
+        if self.kernel_checks_digest && matches!(verdict, Err(RxError::BadDigest { .. })) {
+            self.stats.kernel_disagreements += 1;
+            if let Some(suppressed) = self.disagreement_log.check(Instant::now()) {
+                tracing::error!(
+                    "the XDP program passed an advert from {src} whose digest the daemon rejects \
+                     ({} so far){}: dropped",
+                    self.stats.kernel_disagreements,
+                    suppressed_note(suppressed)
+                );
+            }
+        }
         self.on_verdict(verdict.map(|header| (src, header.received_advert(src))));
     }
 
@@ -641,13 +702,14 @@ impl Daemon {
         tracing::info!("{state} on {} id {}", self.interface.name, self.config.vhid);
         let s = &self.stats;
         tracing::info!(
-            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={}; xdp: {}",
+            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={} xdp/daemon digest disagreements={}; xdp: {}",
             s.adverts_received,
             s.adverts_sent,
             s.garps_sent,
             s.send_errors,
             s.bad_digest,
             s.malformed,
+            s.kernel_disagreements,
             match &self.attachment {
                 Some(a) => a
                     .counters()

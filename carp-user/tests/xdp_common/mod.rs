@@ -3,6 +3,7 @@
 //! hand-built frames, clocks.
 #![allow(dead_code)]
 
+pub mod pcap;
 pub mod rx_paths;
 
 use std::{net::Ipv4Addr, sync::OnceLock};

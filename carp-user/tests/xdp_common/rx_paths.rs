@@ -55,14 +55,23 @@ pub struct RxPaths {
 
 impl RxPaths {
     /// `xdp` is a loaded program and `reader` its ring; `broadcast` is
-    /// ucarp's `--nomcast`.
-    pub fn new(mut xdp: XdpAttachment, reader: AdvertReader, broadcast: bool) -> Self {
+    /// ucarp's `--nomcast`; with `kernel_hmac` the program checks digests
+    /// itself, as the daemon configures it.
+    pub fn new(
+        mut xdp: XdpAttachment,
+        reader: AdvertReader,
+        broadcast: bool,
+        kernel_hmac: bool,
+    ) -> Self {
+        let auth = CarpAuth::new(PASSWORD, VHID, &[VIP]).expect("a valid password");
         xdp.configure_vhid(VhidSettings {
             vhid: VHID,
             vlan: 0,
             group: GROUP,
             broadcast,
             own_addrs: &[OWN],
+            hmac: auth.kernel_hmac().filter(|_| kernel_hmac),
+            ring_budget: 0,
         })
         .expect("configure the VHID");
         Self {
@@ -75,7 +84,7 @@ impl RxPaths {
                 broadcast,
                 vlan: 0,
             },
-            auth: CarpAuth::new(PASSWORD, VHID, &[VIP]).expect("a valid password"),
+            auth,
             socket_filter: socket_rx::filter(VHID, 0),
         }
     }
