@@ -52,12 +52,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Measure the XDP program's ns/frame per frame class with
-    /// BPF_PROG_TEST_RUN beside an empty program. Needs root.
+    /// Measure xcarp beside ucarp on the same virtual LAN: daemon CPU under
+    /// floods, false failovers, failover time, client outage, memory, and
+    /// the XDP micro-benchmark. Writes target/bench/<date>/ (Markdown, JSON,
+    /// PNG charts) and prints the ratio table. Needs root.
     Bench {
-        /// Arguments for the benchmark (`--repeat N`, `--rounds N`).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// Fewer rates, shorter windows, 5 failovers: under 2 minutes.
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -82,7 +84,7 @@ fn main() -> anyhow::Result<()> {
             build::exec(&built.binary, &args)
         }
         Command::Test { args } => test::run(&args),
-        Command::Bench { args } => bench::run(&args),
+        Command::Bench { quick } => bench::run(quick),
         Command::Demo { with, xcarp } => demo::run(with, xcarp),
     }
 }
