@@ -14,7 +14,7 @@ use xcarp_tests::{
     carp::{CarpOpts, Impl, Node, State, TempDir, wait_for_exactly_one_master},
     frames::{Pace, Trafgen, carp_advert, carp_advert_forged, udp_broadcast},
     lan::{Lan, VIP},
-    probe::{Adverts, Capture, Pinger, epoch_now},
+    probe::{Adverts, Capture, Pinger, epoch_now, xdp_attachment},
 };
 
 use super::{
@@ -138,6 +138,9 @@ fn status_kb(pid: i32, field: &str) -> Option<u64> {
 pub struct FloodRun {
     pub points: Vec<FloodPoint>,
     pub memory: Memory,
+    /// How the master's host runs XDP (`ip -d link`): "xdp" (driver
+    /// mode), "xdpgeneric", or none (ucarp).
+    pub xdp_attach: Option<&'static str>,
 }
 
 /// Starts the pair on a LAN with an attacker, then floods it with every
@@ -163,31 +166,12 @@ pub fn floods(
     // resident size counts.
     thread::sleep(Duration::from_secs(1));
     let rss_start_kb = status_kb(master.pid(), "VmRSS").unwrap_or(0);
+    let xdp_attach = xdp_attachment(&lan.hosts[0]);
 
-    let attacker = &lan.hosts[ATTACKER];
-    let amac = mac_bytes(&attacker.mac());
     let replayed = capture_adverts(&lan, master.addr)?;
     let mut points = Vec::new();
     for kind in FloodKind::ALL {
-        let frames: Vec<Vec<u8>> = match kind {
-            // Every VHID but ours (and 0, which is not one).
-            FloodKind::ForeignVhid => (1..=255u8)
-                .filter(|v| *v != VHID)
-                .map(|v| carp_advert(v, attacker.addr))
-                .collect(),
-            // Adverts for our VHID claiming a shorter interval than the
-            // master's: accepted, they would make it step down at once.
-            FloodKind::Forged => (0..32u8)
-                .map(|seed| carp_advert_forged(VHID, attacker.addr, 0, 1, seed))
-                .collect(),
-            FloodKind::Replayed => replayed.clone(),
-            FloodKind::Udp => vec![udp_broadcast(
-                amac,
-                attacker.addr,
-                Ipv4Addr::new(10, 99, 255, 255),
-                18,
-            )],
-        };
+        let frames = flood_frames(kind, &lan, &replayed);
         let window = if kind.own_vhid() {
             plan.own_window
         } else {
@@ -227,6 +211,7 @@ pub fn floods(
             rss_end_kb,
             hwm_kb,
         },
+        xdp_attach,
     })
 }
 
@@ -270,6 +255,117 @@ fn capture_adverts(lan: &Lan, master: Ipv4Addr) -> anyhow::Result<Vec<Vec<u8>>> 
     Ok(frames)
 }
 
+/// The frames of a flood of `kind` from the LAN's attacker host.
+fn flood_frames(kind: FloodKind, lan: &Lan, replayed: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let attacker = &lan.hosts[ATTACKER];
+    match kind {
+        // Every VHID but ours (and 0, which is not one).
+        FloodKind::ForeignVhid => (1..=255u8)
+            .filter(|v| *v != VHID)
+            .map(|v| carp_advert(v, attacker.addr))
+            .collect(),
+        // Adverts for our VHID claiming a shorter interval than the
+        // master's: accepted, they would make it step down at once.
+        FloodKind::Forged => (0..32u8)
+            .map(|seed| carp_advert_forged(VHID, attacker.addr, 0, 1, seed))
+            .collect(),
+        FloodKind::Replayed => replayed.to_vec(),
+        FloodKind::Udp => vec![udp_broadcast(
+            mac_bytes(&attacker.mac()),
+            attacker.addr,
+            Ipv4Addr::new(10, 99, 255, 255),
+            18,
+        )],
+    }
+}
+
+/// The fastest foreign-VHID and UDP floods with no daemon at all: the
+/// kernel's own cost per frame (bridge, veths, stacks), which the daemons'
+/// figures are read against.
+pub fn baseline(plan: &Plan, progress: &dyn Fn(&str)) -> anyhow::Result<Vec<FloodPoint>> {
+    let lan = Lan::with_hosts(3);
+    let mut points = Vec::new();
+    for kind in [FloodKind::ForeignVhid, FloodKind::Udp] {
+        let w = measure(
+            &lan,
+            &[],
+            &flood_frames(kind, &lan, &[]),
+            Pace::Unlimited,
+            plan.window,
+        );
+        let point = FloodPoint {
+            imp: "none".into(),
+            kind,
+            pace: pace_label(Pace::Unlimited),
+            achieved_pps: w.achieved_pps,
+            window_s: w.elapsed,
+            cpu_pct_master: 0.0,
+            cpu_pct_backup: 0.0,
+            cpu_ticks: 0,
+            softirq_pct: w.softirq_pct,
+            state_changes: 0,
+        };
+        progress(&format!(
+            "none  {:<26} {:<10} {:>9.0} frames/s  softirq {:>5.1} %",
+            kind.label(),
+            point.pace,
+            point.achieved_pps,
+            point.softirq_pct
+        ));
+        points.push(point);
+    }
+    Ok(points)
+}
+
+/// What one flood window measured.
+struct Window {
+    /// % of one core, per pid given.
+    cpu_pct: Vec<f64>,
+    /// user + system ticks of all the pids.
+    ticks: u64,
+    softirq_pct: f64,
+    achieved_pps: f64,
+    elapsed: f64,
+}
+
+/// Floods from the attacker at `pace` and measures, over `window` of the
+/// steady flood, the CPU of `pids`, the machine's softirq time and the
+/// frames delivered to host 1.
+fn measure(lan: &Lan, pids: &[i32], frames: &[Vec<u8>], pace: Pace, window: Duration) -> Window {
+    let flood = Trafgen::start_paced(&lan.hosts[ATTACKER], frames, pace);
+    // trafgen sets its ring up first: measure the steady flood only.
+    thread::sleep(Duration::from_millis(500));
+    let before: Vec<CpuSample> = pids.iter().map(|p| cpu_sample(*p)).collect();
+    let soft0 = softirq_ticks();
+    let delivered0 = lan.frames_to_host(1);
+    let t0 = Instant::now();
+    thread::sleep(window);
+    let after: Vec<CpuSample> = pids.iter().map(|p| cpu_sample(*p)).collect();
+    let soft1 = softirq_ticks();
+    let delivered1 = lan.frames_to_host(1);
+    let elapsed = t0.elapsed().as_secs_f64();
+    drop(flood);
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_pct = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| b.sched_ns.saturating_sub(a.sched_ns) as f64 / 1e9 / elapsed * 100.0)
+        .collect();
+    let ticks = after
+        .iter()
+        .map(|s| s.ticks)
+        .sum::<u64>()
+        .saturating_sub(before.iter().map(|s| s.ticks).sum());
+    #[allow(clippy::cast_precision_loss)]
+    Window {
+        cpu_pct,
+        ticks,
+        softirq_pct: soft1.saturating_sub(soft0) as f64 / clock_ticks() / elapsed * 100.0,
+        achieved_pps: delivered1.saturating_sub(delivered0) as f64 / elapsed,
+        elapsed,
+    }
+}
+
 /// One flood of `frames` at `pace` for `window`, with what the daemons
 /// spent meanwhile.
 #[allow(clippy::too_many_arguments)]
@@ -284,19 +380,7 @@ fn flood_window(
     window: Duration,
 ) -> anyhow::Result<FloodPoint> {
     let changes_before = master.state_changes() + backup.state_changes();
-    let flood = Trafgen::start_paced(&lan.hosts[ATTACKER], frames, pace);
-    // trafgen sets its ring up first: measure the steady flood only.
-    thread::sleep(Duration::from_millis(500));
-    let (m0, b0) = (cpu_sample(master.pid()), cpu_sample(backup.pid()));
-    let soft0 = softirq_ticks();
-    let delivered0 = lan.frames_to_host(1);
-    let t0 = Instant::now();
-    thread::sleep(window);
-    let (m1, b1) = (cpu_sample(master.pid()), cpu_sample(backup.pid()));
-    let soft1 = softirq_ticks();
-    let delivered1 = lan.frames_to_host(1);
-    let elapsed = t0.elapsed().as_secs_f64();
-    drop(flood);
+    let w = measure(lan, &[master.pid(), backup.pid()], frames, pace, window);
     // A master that accepted a forged advert steps down at once; a backup
     // starved of adverts takes over after master-down, inside the window.
     thread::sleep(Duration::from_millis(500));
@@ -319,25 +403,16 @@ fn flood_window(
             kind.label()
         );
     }
-    let pct = |a: CpuSample, b: CpuSample| {
-        #[allow(clippy::cast_precision_loss)]
-        let ns = b.sched_ns.saturating_sub(a.sched_ns) as f64;
-        ns / 1e9 / elapsed * 100.0
-    };
-    #[allow(clippy::cast_precision_loss)]
-    let softirq_pct = (soft1.saturating_sub(soft0)) as f64 / clock_ticks() / elapsed * 100.0;
-    #[allow(clippy::cast_precision_loss)]
-    let achieved_pps = delivered1.saturating_sub(delivered0) as f64 / elapsed;
     Ok(FloodPoint {
         imp: imp.name().into(),
         kind,
         pace: pace_label(pace),
-        achieved_pps,
-        window_s: elapsed,
-        cpu_pct_master: pct(m0, m1),
-        cpu_pct_backup: pct(b0, b1),
-        cpu_ticks: (m1.ticks + b1.ticks).saturating_sub(m0.ticks + b0.ticks),
-        softirq_pct,
+        achieved_pps: w.achieved_pps,
+        window_s: w.elapsed,
+        cpu_pct_master: w.cpu_pct[0],
+        cpu_pct_backup: w.cpu_pct[1],
+        cpu_ticks: w.ticks,
+        softirq_pct: w.softirq_pct,
         state_changes,
     })
 }

@@ -72,6 +72,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         Err(e) => report.errors.push(format!("micro-benchmark: {e:#}")),
     }
 
+    let mut xdp_attach = None;
     let progress = |line: &str| println!("   [{:>5.1}s] {line}", started.elapsed().as_secs_f64());
     for (imp, binary) in [(Impl::Xcarp, &xcarp), (Impl::Ucarp, &ucarp)] {
         step(&format!(
@@ -82,9 +83,20 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
             Ok(run) => {
                 report.floods.extend(run.points);
                 report.memory.push(run.memory);
+                if imp == Impl::Xcarp {
+                    xdp_attach = Some(run.xdp_attach.unwrap_or("none").to_owned());
+                }
             }
             Err(e) => report.errors.push(format!("{imp} floods: {e:#}")),
         }
+    }
+
+    step("the fastest floods with no daemon: the kernel's own share");
+    match guarded(|| lab::baseline(&plan, &progress)) {
+        Ok(points) => report.floods.extend(points),
+        Err(e) => report
+            .errors
+            .push(format!("floods without a daemon: {e:#}")),
     }
 
     step(&format!(
@@ -123,6 +135,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
 
     report.machine = machine(&xcarp, &ucarp, quick);
     report.machine.wall_s = started.elapsed().as_secs_f64();
+    report.machine.xdp_attach = xdp_attach.unwrap_or_else(|| "not measured".into());
     report.compute_rows();
     let dir = write(&report)?;
     println!();
@@ -248,6 +261,7 @@ fn machine(xcarp: &Path, ucarp: &Path, quick: bool) -> Machine {
         trafgen: first_line(Path::new("trafgen"), &["-v"]),
         rustc: first_line(Path::new("rustc"), &["-V"]),
         commit: format!("{}{dirty}", git(&["rev-parse", "--short", "HEAD"])),
+        xdp_attach: String::new(),
         wall_s: 0.0,
     }
 }

@@ -162,6 +162,8 @@ pub struct Machine {
     pub trafgen: String,
     pub rustc: String,
     pub commit: String,
+    /// How xcarp's XDP program ran on the LAN's veth legs.
+    pub xdp_attach: String,
     pub wall_s: f64,
 }
 
@@ -295,6 +297,20 @@ impl Report {
                 "µs",
                 self.top("xcarp", kind).map(FloodPoint::cpu_us_per_frame),
                 self.top("ucarp", kind).map(FloodPoint::cpu_us_per_frame),
+            ));
+        }
+        for kind in [FloodKind::ForeignVhid, FloodKind::Udp] {
+            let none = self.top("none", kind).map(FloodPoint::softirq_us_per_frame);
+            let above = |imp: &str| Some(self.top(imp, kind)?.softirq_us_per_frame() - none?);
+            rows.push(Row::new(
+                format!(
+                    "softirq per delivered frame above no daemon ({} µs), fastest {} flood",
+                    num(none),
+                    kind.label()
+                ),
+                "µs",
+                above("xcarp"),
+                above("ucarp"),
             ));
         }
         for kind in [FloodKind::ForeignVhid, FloodKind::Udp] {
@@ -494,7 +510,7 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
     );
     let _ = writeln!(
         s,
-        "{} · {} mode · {:.0} s\n\n| | |\n|---|---|\n| kernel | {} |\n| CPU | {} × {} |\n| memory | {} |\n| xcarp | {} |\n| ucarp | {} |\n| trafgen | {} |\n| rustc | {} |\n| commit | {} |\n",
+        "{} · {} mode · {:.0} s\n\n| | |\n|---|---|\n| kernel | {} |\n| CPU | {} × {} |\n| memory | {} |\n| xcarp | {} |\n| ucarp | {} |\n| trafgen | {} |\n| rustc | {} |\n| commit | {} |\n| xcarp's XDP on the veth legs | {} |\n",
         m.date,
         m.mode,
         m.wall_s,
@@ -506,7 +522,8 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
         m.ucarp,
         m.trafgen,
         m.rustc,
-        m.commit
+        m.commit,
+        m.xdp_attach
     );
     s.push_str("## Ratio table\n\nSame LAN, same run, one implementation at a time. CPU is the busier of the two daemons (master, backup), from their threads' time on a CPU.\n\n");
     s.push_str(&ratio_table(&report.rows));
@@ -538,7 +555,7 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
             p.state_changes
         );
     }
-    s.push_str("\n## Failovers after SIGKILL of the master\n\nTimes from the old master's last advert on the wire (tcpdump on the client's leg); the dead master's leg is unplugged at the kill, as a dead machine's would be.\n\n| daemon | master-down s | takeover min / median / p95 / max s | overshoot min / median / p95 / max ms | GARP median s | client outage median / max s |\n|---|--:|---|---|--:|---|\n");
+    s.push_str("\n## Failovers after SIGKILL of the master\n\nTimes from the old master's last advert on the wire (tcpdump on the client's leg); the dead master's leg is unplugged at the kill, as a dead machine's would be. The client's outage runs from the kill, which falls at a varying point between two adverts, to its first answered probe: it is shorter than the takeover by that point's distance from the last advert.\n\n| daemon | master-down s | takeover min / median / p95 / max s | overshoot min / median / p95 / max ms | GARP median s | client outage median / max s |\n|---|--:|---|---|--:|---|\n");
     for f in &report.failovers {
         let t = Summary::of(&f.reps.iter().map(|r| r.takeover_s).collect::<Vec<_>>());
         let four = |s: Option<Summary>, scale: f64| {
