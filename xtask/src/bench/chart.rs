@@ -48,9 +48,12 @@ pub fn cpu_vs_rate(report: &Report, svg: &Path) -> anyhow::Result<()> {
         .flat_map(|(_, _, p)| p.iter().map(|q| q.1))
         .fold(1.0, f64::max)
         * 2.0;
-    let root = SVGBackend::new(svg, (960, 560)).into_drawing_area();
+    let root = SVGBackend::new(svg, (1200, 560)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
+    // The legend gets a column of its own: inside the plot it would hide
+    // points wherever it went.
+    let (plot, legend) = root.split_horizontally(900);
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             "Daemon CPU under floods from a third host (busier of master/backup)",
             ("sans-serif", 22),
@@ -80,38 +83,45 @@ pub fn cpu_vs_rate(report: &Report, svg: &Path) -> anyhow::Result<()> {
             )
         })
         .collect();
+    let mut entries = Vec::new();
     for (imp, kind, pts) in series {
         let c = color(imp);
         // Own-VHID floods reach the digest check: thinner lines set them
         // apart from the floods XDP (or a socket filter) stops.
         let width = if kind.own_vhid() { 1 } else { 3 };
-        chart
-            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(width)))?
-            .label(format!("{imp}, {}", kind.label()))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(width))
-            });
-        match kind {
-            FloodKind::ForeignVhid => {
-                chart.draw_series(pts.iter().map(|p| Circle::new(*p, 5, c.filled())))?;
-            }
-            FloodKind::Udp => {
-                chart.draw_series(pts.iter().map(|p| Circle::new(*p, 5, c.stroke_width(2))))?;
-            }
-            FloodKind::Forged | FloodKind::Replayed => {
-                chart.draw_series(pts.iter().map(|p| TriangleMarker::new(*p, 6, c.filled())))?;
-            }
+        chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(width)))?;
+        for p in &pts {
+            chart.plotting_area().draw(&marker(kind, *p, c))?;
         }
+        entries.push((format!("{imp}, {}", kind.label()), kind, c, width));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    let x = 12;
+    for (i, (label, kind, c, width)) in entries.into_iter().enumerate() {
+        let y = 70 + 26 * i32::try_from(i).unwrap_or(0);
+        legend.draw(&PathElement::new(
+            vec![(x, y), (x + 32, y)],
+            c.stroke_width(width),
+        ))?;
+        legend.draw(&marker(kind, (x + 16, y), c))?;
+        legend.draw(&Text::new(label, (x + 42, y - 8), ("sans-serif", 15)))?;
+    }
     root.present()?;
     Ok(())
+}
+
+/// The marker of a flood kind: filled circle (foreign VHID), ring (UDP),
+/// triangle (replayed), cross (forged).
+fn marker<'b, C: Copy + 'static>(
+    kind: FloodKind,
+    at: C,
+    c: RGBColor,
+) -> DynElement<'static, SVGBackend<'b>, C> {
+    match kind {
+        FloodKind::ForeignVhid => Circle::new(at, 5, c.filled()).into_dyn(),
+        FloodKind::Udp => Circle::new(at, 5, c.stroke_width(2)).into_dyn(),
+        FloodKind::Replayed => TriangleMarker::new(at, 6, c.filled()).into_dyn(),
+        FloodKind::Forged => Cross::new(at, 5, c.stroke_width(2)).into_dyn(),
+    }
 }
 
 /// The failover overshoots of each implementation as an empirical
@@ -201,4 +211,85 @@ pub fn to_png(svg: &Path) -> anyhow::Result<PathBuf> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::report::{FailoverRep, FloodPoint};
+
+    fn sample() -> Report {
+        let mut floods = Vec::new();
+        for (imp, scale) in [("xcarp", 0.001), ("ucarp", 1.0)] {
+            for kind in FloodKind::ALL {
+                for pps in [1_000.0, 10_000.0, 100_000.0, 130_000.0] {
+                    floods.push(FloodPoint {
+                        imp: imp.into(),
+                        kind,
+                        pace: "max".into(),
+                        achieved_pps: pps,
+                        window_s: 5.0,
+                        cpu_pct_master: pps / 5_000.0 * if kind.own_vhid() { 1.0 } else { scale },
+                        cpu_pct_backup: 0.0,
+                        cpu_ticks: 0,
+                        softirq_pct: 50.0,
+                        state_changes: 0,
+                    });
+                }
+            }
+        }
+        Report {
+            floods,
+            ..Report::default()
+        }
+    }
+
+    /// Draws both charts from made-up figures; with XCARP_BENCH_CHART_DIR
+    /// set they are kept there (as PNG too) to be looked at.
+    #[test]
+    fn charts_draw_every_series() {
+        let keep = std::env::var_os("XCARP_BENCH_CHART_DIR").map(PathBuf::from);
+        let dir = keep.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("xcarp-chart-{}", std::process::id()))
+        });
+        std::fs::create_dir_all(&dir).expect("chart dir");
+        let report = sample();
+        let cpu = dir.join("cpu_vs_rate.svg");
+        cpu_vs_rate(&report, &cpu).expect("cpu chart");
+        let text = std::fs::read_to_string(&cpu).expect("svg");
+        for kind in FloodKind::ALL {
+            for imp in ["xcarp", "ucarp"] {
+                let label = format!("{imp}, {}", kind.label());
+                assert!(text.contains(&label), "legend lacks {label}");
+            }
+        }
+        let runs: Vec<FailoverRun> = [("xcarp", 1.0), ("ucarp", 300.0)]
+            .into_iter()
+            .map(|(imp, base)| FailoverRun {
+                imp: imp.into(),
+                master_down_s: 3.0,
+                reps: (0..20)
+                    .map(|i| FailoverRep {
+                        takeover_s: 3.0,
+                        overshoot_ms: base * (1.0 + f64::from(i) / 10.0),
+                        garp_s: None,
+                        client_outage_s: None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let cdf = dir.join("failover.svg");
+        failover_cdf(&runs, 10.0, &cdf).expect("failover chart");
+        assert!(
+            std::fs::read_to_string(&cdf)
+                .expect("svg")
+                .contains("xcarp (20 failovers)")
+        );
+        if keep.is_some() {
+            to_png(&cpu).expect("png");
+            to_png(&cdf).expect("png");
+        } else {
+            std::fs::remove_dir_all(&dir).expect("remove chart dir");
+        }
+    }
 }

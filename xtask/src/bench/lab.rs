@@ -210,6 +210,9 @@ pub fn floods(
             rss_start_kb,
             rss_end_kb,
             hwm_kb,
+            rss_anon_kb: status_kb(master.pid(), "RssAnon").unwrap_or(0),
+            rss_file_kb: status_kb(master.pid(), "RssFile").unwrap_or(0),
+            rss_shmem_kb: status_kb(master.pid(), "RssShmem").unwrap_or(0),
         },
         xdp_attach,
     })

@@ -146,6 +146,11 @@ pub struct Memory {
     pub rss_end_kb: u64,
     /// VmHWM (peak) after every flood.
     pub hwm_kb: u64,
+    /// VmRSS after the floods split by kind (RssAnon, RssFile, RssShmem):
+    /// heap and stacks, mapped files and libraries, shared mappings.
+    pub rss_anon_kb: u64,
+    pub rss_file_kb: u64,
+    pub rss_shmem_kb: u64,
 }
 
 /// Where and with what the benchmark ran.
@@ -582,12 +587,18 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
             num(o.as_ref().map(|o| o.max)),
         );
     }
-    s.push_str("\n## Memory\n\n| daemon | VmRSS elected kB | VmRSS after floods kB | VmHWM kB |\n|---|--:|--:|--:|\n");
+    s.push_str("\n## Memory\n\nThe flood lab's master, from /proc/<pid>/status.\n\n| daemon | VmRSS elected kB | VmRSS after floods kB | of which anon / file / shmem kB | VmHWM kB |\n|---|--:|--:|--:|--:|\n");
     for mem in &report.memory {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
-            mem.imp, mem.rss_start_kb, mem.rss_end_kb, mem.hwm_kb
+            "| {} | {} | {} | {} / {} / {} | {} |",
+            mem.imp,
+            mem.rss_start_kb,
+            mem.rss_end_kb,
+            mem.rss_anon_kb,
+            mem.rss_file_kb,
+            mem.rss_shmem_kb,
+            mem.hwm_kb
         );
     }
     s.push_str("\n## XDP micro-benchmark (BPF_PROG_TEST_RUN, docs/xdp.md)\n\n");
@@ -663,6 +674,9 @@ mod tests {
                 rss_start_kb: 4096,
                 rss_end_kb: 5000,
                 hwm_kb: 9000,
+                rss_anon_kb: 3000,
+                rss_file_kb: 2000,
+                rss_shmem_kb: 0,
             }],
             ..Report::default()
         };
