@@ -166,6 +166,7 @@ pub fn floods(
     // resident size counts.
     thread::sleep(Duration::from_secs(1));
     let rss_start_kb = status_kb(master.pid(), "VmRSS").unwrap_or(0);
+    let hwm_start_kb = status_kb(master.pid(), "VmHWM").unwrap_or(0);
     let xdp_attach = xdp_attachment(&lan.hosts[0]);
 
     let replayed = capture_adverts(&lan, master.addr)?;
@@ -208,6 +209,7 @@ pub fn floods(
         memory: Memory {
             imp: imp.name().into(),
             rss_start_kb,
+            hwm_start_kb,
             rss_end_kb,
             hwm_kb,
             rss_anon_kb: status_kb(master.pid(), "RssAnon").unwrap_or(0),

@@ -142,6 +142,9 @@ pub struct Memory {
     pub imp: String,
     /// VmRSS once elected.
     pub rss_start_kb: u64,
+    /// VmHWM once elected: whether the peak comes from starting or from
+    /// the floods.
+    pub hwm_start_kb: u64,
     /// VmRSS after every flood.
     pub rss_end_kb: u64,
     /// VmHWM (peak) after every flood.
@@ -587,13 +590,14 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
             num(o.as_ref().map(|o| o.max)),
         );
     }
-    s.push_str("\n## Memory\n\nThe flood lab's master, from /proc/<pid>/status.\n\n| daemon | VmRSS elected kB | VmRSS after floods kB | of which anon / file / shmem kB | VmHWM kB |\n|---|--:|--:|--:|--:|\n");
+    s.push_str("\n## Memory\n\nThe flood lab's master, from /proc/<pid>/status.\n\n| daemon | VmRSS elected kB | VmHWM elected kB | VmRSS after floods kB | of which anon / file / shmem kB | VmHWM after floods kB |\n|---|--:|--:|--:|--:|--:|\n");
     for mem in &report.memory {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} / {} / {} | {} |",
+            "| {} | {} | {} | {} | {} / {} / {} | {} |",
             mem.imp,
             mem.rss_start_kb,
+            mem.hwm_start_kb,
             mem.rss_end_kb,
             mem.rss_anon_kb,
             mem.rss_file_kb,
@@ -672,6 +676,7 @@ mod tests {
             memory: vec![Memory {
                 imp: "xcarp".into(),
                 rss_start_kb: 4096,
+                hwm_start_kb: 9000,
                 rss_end_kb: 5000,
                 hwm_kb: 9000,
                 rss_anon_kb: 3000,
