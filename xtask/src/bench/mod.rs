@@ -55,13 +55,6 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     for name in cleanup::sweep_stale() {
         println!("removed stale test namespace {name}");
     }
-    // Bounds the whole lab: past it, everything it created is removed and
-    // the run fails (a stuck step cannot be unwound from outside).
-    let _limit = cleanup::time_limit(
-        "cargo xtask bench",
-        Duration::from_secs(if quick { 240 } else { 1500 }),
-    );
-
     let mut report = Report::default();
     step("XDP micro-benchmark (BPF_PROG_TEST_RUN beside an empty program)");
     match micro::run(quick) {
@@ -72,6 +65,13 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         Err(e) => report.errors.push(format!("micro-benchmark: {e:#}")),
     }
 
+    // Bounds the labs (about 90 s quick, 300 s full): past it, everything
+    // they created is removed and the run fails (a stuck step cannot be
+    // unwound from outside).
+    let _limit = cleanup::time_limit(
+        "cargo xtask bench",
+        Duration::from_secs(if quick { 300 } else { 900 }),
+    );
     let mut xdp_attach = None;
     let progress = |line: &str| println!("   [{:>5.1}s] {line}", started.elapsed().as_secs_f64());
     for (imp, binary) in [(Impl::Xcarp, &xcarp), (Impl::Ucarp, &ucarp)] {
