@@ -28,6 +28,18 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The receiver of the reference frames (docs/protocol.md §2): VHID 42,
+/// default group, untagged, multicast mode, its own address 10.1.1.2.
+fn reference_filter() -> RxFilter {
+    RxFilter {
+        own_src: Ipv4Addr::new(10, 1, 1, 2),
+        vhid: 42,
+        group: GROUP,
+        broadcast: false,
+        vlan: 0,
+    }
+}
+
 fn reference_auth() -> CarpAuth {
     CarpAuth::new(b"love", 42, &[NOTES_VIP]).expect("valid password")
 }
@@ -116,13 +128,7 @@ fn full_frame_vector_encodes() {
 #[test]
 fn full_frame_vector_decodes_and_authenticates() {
     let frame = hex(&reference_frame_hex());
-    let filter = RxFilter {
-        own_src: Ipv4Addr::new(10, 1, 1, 2),
-        vhid: 42,
-        group: GROUP,
-        broadcast: false,
-        vlan: 0,
-    };
+    let filter = reference_filter();
     let packet = filter
         .accept_frame(&frame, &reference_auth())
         .expect("valid advert");
@@ -549,13 +555,7 @@ fn ihl_that_overruns_the_packet_is_truncated() {
 fn filter_rejects_wrong_vhid_group_and_own_source() {
     let packet = valid_packet();
     let auth = reference_auth();
-    let ours = RxFilter {
-        own_src: Ipv4Addr::new(10, 1, 1, 2),
-        vhid: 42,
-        group: GROUP,
-        broadcast: false,
-        vlan: 0,
-    };
+    let ours = reference_filter();
     assert!(ours.accept(&packet, &auth).is_ok());
     let other_vhid = RxFilter { vhid: 43, ..ours };
     assert_eq!(
@@ -581,13 +581,7 @@ fn filter_rejects_wrong_vhid_group_and_own_source() {
 fn filter_checks_vhid_before_checksum_like_ucarp() {
     let mut packet = valid_packet();
     packet[21] = 43; // vhid, checksum now wrong
-    let filter = RxFilter {
-        own_src: Ipv4Addr::new(10, 1, 1, 2),
-        vhid: 42,
-        group: GROUP,
-        broadcast: false,
-        vlan: 0,
-    };
+    let filter = reference_filter();
     assert_eq!(
         filter.accept(&packet, &reference_auth()),
         Err(RxError::OtherVhid(43))
@@ -601,13 +595,7 @@ fn bad_digest_is_rejected_with_ucarp_log() {
     let mut packet = valid_packet();
     packet[36..56].fill(0);
     fix_carp_checksum(&mut packet[20..]);
-    let filter = RxFilter {
-        own_src: Ipv4Addr::new(10, 1, 1, 2),
-        vhid: 42,
-        group: GROUP,
-        broadcast: false,
-        vlan: 0,
-    };
+    let filter = reference_filter();
     let err = filter
         .accept(&packet, &reference_auth())
         .expect_err("bad digest");
@@ -637,13 +625,7 @@ fn bad_digest_is_rejected_with_ucarp_log() {
 #[test]
 fn accept_header_checks_the_carp_part_alone() {
     let packet = valid_packet();
-    let filter = RxFilter {
-        own_src: Ipv4Addr::new(10, 1, 1, 2),
-        vhid: 42,
-        group: GROUP,
-        broadcast: false,
-        vlan: 0,
-    };
+    let filter = reference_filter();
     let auth = reference_auth();
     let header = filter
         .accept_header(REFERENCE_SRC, GROUP, &packet[20..], &auth)
@@ -710,7 +692,7 @@ proptest::proptest! {
     fn single_bit_flips_are_rejected(bit in 0usize..56 * 8) {
         let mut packet = valid_packet();
         packet[bit / 8] ^= 1 << (bit % 8);
-        let filter = RxFilter { own_src: Ipv4Addr::new(10, 1, 1, 2), vhid: 42, group: GROUP, broadcast: false, vlan: 0 };
+        let filter = reference_filter();
         // Fields no check looks at (TOS, length, id, flags) are still
         // covered by the IP header checksum.
         let result = filter.accept(&packet, &reference_auth());
@@ -729,13 +711,7 @@ proptest::proptest! {
 #[test]
 fn fragments_total_length_authlen_vlan_and_broadcast_are_checked_like_the_kernel() {
     let frame = hex(&reference_frame_hex());
-    let filter = RxFilter {
-        own_src: Ipv4Addr::new(10, 1, 1, 2),
-        vhid: 42,
-        group: GROUP,
-        broadcast: false,
-        vlan: 0,
-    };
+    let filter = reference_filter();
     let auth = reference_auth();
     assert!(filter.accept_frame(&frame, &auth).is_ok());
     let l3 = 14;

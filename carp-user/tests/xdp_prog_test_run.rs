@@ -21,11 +21,11 @@ const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const OWN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OWN_2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 
-/// A loaded, unattached program with VHID 42 configured for the loopback
-/// device (where test-run frames arrive), multicast mode, own 192.0.2.1/.11.
-fn fixture() -> Option<XdpAttachment> {
-    let mut xdp = setup()?;
-    xdp.configure_vhid(VhidSettings {
+/// The fixture's instance: VHID 42, untagged, multicast mode, own
+/// 192.0.2.1/.11, no kernel HMAC (the frames carry made-up digests), no
+/// ring budget. Tests vary it with `..fixture_settings()`.
+fn fixture_settings() -> VhidSettings<'static> {
+    VhidSettings {
         vhid: VHID,
         vlan: 0,
         group: GROUP,
@@ -33,8 +33,15 @@ fn fixture() -> Option<XdpAttachment> {
         own_addrs: &[OWN, OWN_2],
         hmac: None,
         ring_budget: 0,
-    })
-    .expect("configure VHID 42");
+    }
+}
+
+/// A loaded, unattached program with [`fixture_settings`] configured for
+/// the loopback device (where test-run frames arrive).
+fn fixture() -> Option<XdpAttachment> {
+    let mut xdp = setup()?;
+    xdp.configure_vhid(fixture_settings())
+        .expect("configure VHID 42");
     Some(xdp)
 }
 
@@ -205,13 +212,9 @@ fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
 
     // Serve VLAN 0xabc too: its frames are ours, VLAN 7's still pass.
     xdp.configure_vhid(VhidSettings {
-        vhid: VHID,
         vlan: 0x0abc,
-        group: GROUP,
-        broadcast: false,
         own_addrs: &[OWN],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("configure VHID 42 on VLAN 0xabc");
     accepted(&xdp, &tagged(0x0abc));
@@ -237,13 +240,9 @@ fn vlan_tags_select_the_instance_and_unserved_vlans_pass() {
     // 4095 is reserved and cannot be configured.
     let err = xdp
         .configure_vhid(VhidSettings {
-            vhid: VHID,
             vlan: 4095,
-            group: GROUP,
-            broadcast: false,
             own_addrs: &[OWN],
-            hmac: None,
-            ring_budget: 0,
+            ..fixture_settings()
         })
         .expect_err("VLAN 4095 is reserved");
     assert!(err.to_string().contains("4095"), "{err}");
@@ -337,13 +336,8 @@ fn vhid_configured_for_another_interface_passes() {
     let Some(_) = setup() else { return };
     let mut xdp = XdpAttachment::load_unattached(lo_ifindex() + 1000).expect("load");
     xdp.configure_vhid(VhidSettings {
-        vhid: VHID,
-        vlan: 0,
-        group: GROUP,
-        broadcast: false,
         own_addrs: &[OWN],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("configure VHID 42 for another ifindex");
     run(
@@ -510,13 +504,9 @@ fn own_source_addresses_are_dropped() {
 fn broadcast_mode_needs_ethernet_broadcast() {
     let Some(mut xdp) = fixture() else { return };
     xdp.configure_vhid(VhidSettings {
-        vhid: VHID,
-        vlan: 0,
-        group: GROUP,
         broadcast: true,
         own_addrs: &[OWN],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("reconfigure");
     // ucarp --nomcast: Ethernet broadcast, IP destination still the group.
@@ -563,24 +553,17 @@ fn runtime_configuration_changes_apply_without_reload() {
 
     xdp.configure_vhid(VhidSettings {
         vhid: 9,
-        vlan: 0,
-        group: GROUP,
-        broadcast: false,
         own_addrs: &[],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("add VHID 9");
     run(&xdp, &frame9, XDP_DROP, Some(counter::BAD_DESTINATION));
 
     xdp.configure_vhid(VhidSettings {
         vhid: 9,
-        vlan: 0,
         group: group2,
-        broadcast: false,
         own_addrs: &[],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("change VHID 9's group");
     run(&xdp, &frame9, XDP_DROP, Some(counter::ACCEPTED));
@@ -590,12 +573,9 @@ fn runtime_configuration_changes_apply_without_reload() {
 
     xdp.configure_vhid(VhidSettings {
         vhid: 9,
-        vlan: 0,
         group: group2,
-        broadcast: false,
         own_addrs: &[PEER],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("make the peer an own address");
     run(&xdp, &frame9, XDP_DROP, Some(counter::OWN_FRAME));
@@ -616,23 +596,15 @@ fn configuration_limits_are_enforced() {
     let err = xdp
         .configure_vhid(VhidSettings {
             vhid: 5,
-            vlan: 0,
-            group: GROUP,
-            broadcast: false,
             own_addrs: &many,
-            hmac: None,
-            ring_budget: 0,
+            ..fixture_settings()
         })
         .expect_err("too many own addresses");
     assert!(err.to_string().contains("at most"), "{err}");
     xdp.configure_vhid(VhidSettings {
         vhid: 5,
-        vlan: 0,
-        group: GROUP,
-        broadcast: false,
         own_addrs: &many[..carp_common::MAX_OWN_ADDRS],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("the maximum fits");
     // The last slot is honoured.
@@ -641,12 +613,8 @@ fn configuration_limits_are_enforced() {
     assert!(
         xdp.configure_vhid(VhidSettings {
             vhid: 0,
-            vlan: 0,
-            group: GROUP,
-            broadcast: false,
             own_addrs: &[],
-            hmac: None,
-            ring_budget: 0,
+            ..fixture_settings()
         })
         .is_err()
     );
@@ -777,12 +745,8 @@ fn ucarp_adverts_arrive(mode: AttachMode, expected_mode: &str) {
         assert_eq!(xdp.mode_name(), expected_mode);
         xdp.configure_vhid(VhidSettings {
             vhid: 42,
-            vlan: 0,
-            group: GROUP,
-            broadcast: false,
             own_addrs: &[Ipv4Addr::new(10, 99, 0, 2)],
-            hmac: None,
-            ring_budget: 0,
+            ..fixture_settings()
         })
         .expect("configure VHID 42");
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1079,12 +1043,8 @@ fn ring_budget_bounds_one_instance_and_spares_the_others() {
     for vhid in [VHID, 43] {
         xdp.configure_vhid(VhidSettings {
             vhid,
-            vlan: 0,
-            group: GROUP,
-            broadcast: false,
-            own_addrs: &[OWN],
-            hmac: None,
             ring_budget: budget,
+            ..fixture_settings()
         })
         .expect("configure");
     }
@@ -1107,13 +1067,8 @@ fn ring_budget_bounds_one_instance_and_spares_the_others() {
     );
     // Budget 0 is no limit.
     xdp.configure_vhid(VhidSettings {
-        vhid: VHID,
-        vlan: 0,
-        group: GROUP,
-        broadcast: false,
         own_addrs: &[OWN],
-        hmac: None,
-        ring_budget: 0,
+        ..fixture_settings()
     })
     .expect("configure");
     let before = xdp.counters().expect("counters");
