@@ -247,41 +247,11 @@ fn captured_frames() -> anyhow::Result<Vec<Vec<u8>>> {
         if path.extension().is_some_and(|e| e == "pcap") {
             let bytes =
                 fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            frames.extend(pcap_frames(&bytes).with_context(|| format!("{}", path.display()))?);
+            frames.extend(crate::pcap::frames(&bytes));
         }
     }
     if frames.is_empty() {
         bail!("no frame in the captures of {}", dir.display());
-    }
-    Ok(frames)
-}
-
-/// The records of a classic little-endian pcap file of Ethernet frames.
-fn pcap_frames(bytes: &[u8]) -> anyhow::Result<Vec<Vec<u8>>> {
-    const GLOBAL_HEADER: usize = 24;
-    const RECORD_HEADER: usize = 16;
-    const LINKTYPE_ETHERNET: u32 = 1;
-    let u32_at = |at: usize| -> anyhow::Result<u32> {
-        let b = bytes.get(at..at + 4).context("truncated pcap")?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    // Microsecond and nanosecond timestamps, little-endian.
-    if !matches!(u32_at(0)?, 0xa1b2_c3d4 | 0xa1b2_3c4d) {
-        bail!("not a little-endian pcap file");
-    }
-    if u32_at(20)? != LINKTYPE_ETHERNET {
-        bail!("not a capture of Ethernet frames");
-    }
-    let mut frames = Vec::new();
-    let mut at = GLOBAL_HEADER;
-    while at < bytes.len() {
-        let len = u32_at(at + 8)? as usize;
-        let start = at + RECORD_HEADER;
-        let frame = bytes
-            .get(start..start + len)
-            .context("truncated pcap record")?;
-        frames.push(frame.to_vec());
-        at = start + len;
     }
     Ok(frames)
 }

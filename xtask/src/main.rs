@@ -8,6 +8,7 @@ mod bootstrap;
 mod build;
 mod demo;
 mod fuzz;
+mod pcap;
 mod test;
 
 use clap::{Parser, Subcommand};

@@ -251,7 +251,7 @@ fn capture_adverts(lan: &Lan, master: Ipv4Addr) -> anyhow::Result<Vec<Vec<u8>>> 
         ],
     );
     let bytes = std::fs::read(&file).unwrap_or_default();
-    let frames = super::pcap::frames(&bytes);
+    let frames = crate::pcap::frames(&bytes);
     anyhow::ensure!(
         !frames.is_empty(),
         "captured no advert of {master} to replay: {}",

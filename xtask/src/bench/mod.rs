@@ -9,7 +9,6 @@
 mod chart;
 mod lab;
 mod micro;
-mod pcap;
 mod report;
 mod stats;
 
