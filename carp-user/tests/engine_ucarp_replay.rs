@@ -28,29 +28,14 @@ const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 252);
 const UCARP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x99, 0x01];
 /// ucarp's schedule wanders by a few milliseconds (its poll() granularity).
 const TIMING_SLACK: Duration = Duration::from_millis(15);
-const DAY: u64 = 86_400;
+#[path = "xdp_common/pcap.rs"]
+mod pcap;
+use pcap::read_pcap_timed as read_pcap;
 
 fn data_path(name: &str) -> PathBuf {
     [env!("CARGO_MANIFEST_DIR"), "tests", "data", name]
         .iter()
         .collect()
-}
-
-/// (time of day, frame) of a classic little-endian pcap file.
-fn read_pcap(name: &str) -> Vec<(Duration, Vec<u8>)> {
-    let data = std::fs::read(data_path(name)).expect("capture present");
-    assert_eq!(data[..4], [0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
-    let word = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
-    let mut frames = Vec::new();
-    let mut offset = 24;
-    while offset < data.len() {
-        let at = Duration::new(u64::from(word(offset)) % DAY, word(offset + 4) * 1000);
-        let start = offset + 16;
-        let end = start + word(offset + 8) as usize;
-        frames.push((at, data[start..end].to_vec()));
-        offset = end;
-    }
-    frames
 }
 
 /// ucarp's log lines as (time of day, text) for its WARNING lines, without
