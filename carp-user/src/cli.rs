@@ -180,6 +180,25 @@ pub struct Cli {
     /// with ucarp) or `numeric` (lower address wins, as documented by ucarp)
     #[arg(long = "tie-break", value_name = "rule", value_enum, default_value_t)]
     pub tie_break: TieBreakArg,
+
+    /// [xcarp] `on` (default): number adverts in a stream of our own and drop
+    /// received adverts whose counter is not newer than the last of their
+    /// stream (replays); `off`: ucarp's counters, no check
+    #[arg(
+        long = "replay-protection",
+        value_name = "on|off",
+        value_enum,
+        default_value_t
+    )]
+    pub replay_protection: Switch,
+}
+
+/// An `on`/`off` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    #[default]
+    On,
+    Off,
 }
 
 /// `--tie-break`.
@@ -267,6 +286,8 @@ pub struct Config {
     pub script_timeout: Duration,
     pub pidfile: Option<PathBuf>,
     pub tie_break: TieBreakArg,
+    /// `--replay-protection` (docs/xdp.md, "Freshness").
+    pub replay_protection: bool,
     /// Problems that do not stop the daemon (a password file others can
     /// read), to log once logging is set up.
     pub warnings: Vec<String>,
@@ -411,6 +432,7 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
         script_timeout: Duration::from_secs(cli.script_timeout.unwrap_or(10)),
         pidfile,
         tie_break: cli.tie_break,
+        replay_protection: cli.replay_protection == Switch::On,
         warnings,
     })
 }

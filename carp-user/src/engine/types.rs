@@ -30,6 +30,27 @@ impl TieBreak {
     }
 }
 
+/// How the engine numbers its adverts (docs/protocol.md §1 for ucarp's
+/// scheme, docs/xdp.md "Freshness" for the sequenced one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CounterScheme {
+    /// ucarp's: a random counter per advert until a valid advert arrives,
+    /// then the last received counter + 1 (and adopted again on every
+    /// advert received).
+    #[default]
+    Ucarp,
+    /// xcarp's: a random stream id drawn at start in the top 24 bits, and
+    /// a 40-bit value that only grows: the wall clock in milliseconds,
+    /// or the last value + 1 when the clock has not moved on. Receivers can
+    /// then drop any advert not newer than the last of its stream.
+    Sequenced {
+        /// Wall-clock time (milliseconds since the Unix epoch) at the
+        /// engine's `Instant` zero; the value is that plus the engine's
+        /// monotonic time, so a wall-clock step never makes it go back.
+        wall_ms_at_zero: u64,
+    },
+}
+
 /// One virtual host's settings, as ucarp's command line gives them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -47,11 +68,13 @@ pub struct EngineConfig {
     /// `--srcip`, for the equal-interval tie-break.
     pub src_ip: Ipv4Addr,
     pub tie_break: TieBreak,
+    /// How adverts are numbered.
+    pub counters: CounterScheme,
 }
 
 impl EngineConfig {
     /// ucarp's defaults: advbase 1, advskew 0, deadratio 3, no preempt, not
-    /// neutral, little-endian tie-break.
+    /// neutral, little-endian tie-break, ucarp's counters.
     #[must_use]
     pub fn ucarp_defaults(vhid: u8, src_ip: Ipv4Addr) -> Self {
         Self {
@@ -63,6 +86,7 @@ impl EngineConfig {
             neutral: false,
             src_ip,
             tie_break: TieBreak::default(),
+            counters: CounterScheme::Ucarp,
         }
     }
 }
