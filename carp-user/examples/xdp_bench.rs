@@ -126,7 +126,7 @@ fn main() -> ExitCode {
         ("CARP our VHID, TTL 64 (drop)", bad_ttl.build()),
         ("CARP our VHID, own source (drop)", own_frame.build()),
         ("CARP forged digest (HMAC, drop)", forged.build()),
-        ("CARP replayed advert (HMAC+fresh, drop)", replayed.build()),
+        ("CARP replayed (HMAC+fresh, drop)", replayed.build()),
     ];
 
     // The kernel's own per-frame average (whole ns): it leaves out the
