@@ -11,10 +11,10 @@ use std::{
 };
 
 use xcarp_tests::{
-    carp::{CarpOpts, Impl, Node, State, TempDir, wait_for_exactly_one_master},
+    carp::{CarpOpts, Impl, Node, State, wait_for_exactly_one_master},
     frames::{Pace, Trafgen, carp_advert, carp_advert_forged, udp_broadcast},
     lan::{Lan, VIP},
-    probe::{Adverts, Capture, Pinger, epoch_now, xdp_attachment},
+    probe::{Adverts, Capture, Pinger, capture_frames, epoch_now, xdp_attachment},
 };
 
 use super::{
@@ -239,23 +239,12 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
 /// A few of the master's authentic adverts, captured on the attacker's leg
 /// (`tcpdump -w`), as whole frames to replay.
 fn capture_adverts(lan: &Lan, master: Ipv4Addr) -> anyhow::Result<Vec<Vec<u8>>> {
-    let dir = TempDir::new("cap");
-    let file = dir.0.join("adverts.pcap");
     let filter = format!("ip proto 112 and ip[21] = {VHID} and ip src {master}");
-    let file_arg = file.display().to_string();
-    // Bounded by `timeout`: two adverts take two seconds.
-    let out = lan.hosts[ATTACKER].exec(
-        "timeout",
-        &[
-            "5", "tcpdump", "-i", "eth0", "-n", "-c", "2", "-U", "-w", &file_arg, &filter,
-        ],
-    );
-    let bytes = std::fs::read(&file).unwrap_or_default();
-    let frames = crate::pcap::frames(&bytes);
+    // Two adverts take two seconds.
+    let frames = capture_frames(&lan.hosts[ATTACKER], &filter, 2, Duration::from_secs(5));
     anyhow::ensure!(
         !frames.is_empty(),
-        "captured no advert of {master} to replay: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "captured no advert of {master} to replay"
     );
     Ok(frames)
 }
