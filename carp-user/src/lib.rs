@@ -10,5 +10,6 @@ pub mod cli;
 pub mod daemon;
 pub mod engine;
 pub mod replay;
+pub mod severity;
 pub mod wire;
 pub mod xdp;

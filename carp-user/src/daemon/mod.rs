@@ -448,7 +448,7 @@ impl Daemon {
                     Ok(Incoming::Record(record)) => self.on_record(&record),
                     Ok(Incoming::Frame(frame)) => {
                         let verdict = self.rx_filter.accept_frame(frame, &self.auth);
-                        self.on_verdict(verdict.map(|packet| (packet.src, packet.received_advert())));
+                        self.on_verdict(verdict.map(|packet| (packet.src, ReceivedAdvert::from_packet(&packet))));
                     }
                     Err(e) => self.on_receive_error(e, &link)?,
                 },
@@ -624,7 +624,7 @@ impl Daemon {
                 );
             }
         }
-        self.on_verdict(verdict.map(|header| (src, header.received_advert(src))));
+        self.on_verdict(verdict.map(|header| (src, ReceivedAdvert::from_header(&header, src))));
     }
 
     /// Feeds an authentic advert to the engine; counts and (rate-limited)

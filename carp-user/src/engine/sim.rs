@@ -18,7 +18,7 @@ use std::{
 
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 
-use super::{Action, Engine, EngineConfig, Event, Instant, State, Timer, interval};
+use super::{Action, Engine, EngineConfig, Event, Instant, ReceivedAdvert, State, Timer, interval};
 use crate::{
     auth::CarpAuth,
     replay::ReplayGuard,
@@ -372,7 +372,7 @@ impl Sim {
                     vlan: 0,
                 };
                 let advert = match filter.accept_frame(frame, &self.auth) {
-                    Ok(packet) => packet.received_advert(),
+                    Ok(packet) => ReceivedAdvert::from_packet(&packet),
                     Err(_) => {
                         self.rejected += 1;
                         return;

@@ -2,6 +2,9 @@
 
 use std::{fmt, net::Ipv4Addr, time::Duration};
 
+pub use crate::severity::LogLevel;
+use crate::wire::{CarpHeader, Ipv4Carp};
+
 /// Monotonic time since an arbitrary epoch, supplied by the caller. The
 /// engine never reads a clock.
 pub type Instant = Duration;
@@ -119,6 +122,26 @@ pub struct ReceivedAdvert {
     pub counter: u64,
 }
 
+impl ReceivedAdvert {
+    /// The engine's view of an authentic CARP header sent from `src`.
+    #[must_use]
+    pub fn from_header(header: &CarpHeader, src: Ipv4Addr) -> Self {
+        Self {
+            src_ip: src,
+            advbase: header.advbase,
+            advskew: header.advskew,
+            demote: header.demote,
+            counter: header.counter,
+        }
+    }
+
+    /// The engine's view of an authentic advert packet.
+    #[must_use]
+    pub fn from_packet(packet: &Ipv4Carp) -> Self {
+        Self::from_header(&packet.carp, packet.src)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
     /// BACKUP: no advert heard for the master-down interval.
@@ -156,15 +179,6 @@ pub enum Event {
 pub enum Script {
     Up,
     Down,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
 }
 
 /// What the daemon must do, in order.
