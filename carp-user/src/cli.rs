@@ -236,6 +236,11 @@ pub struct Password(Zeroizing<Vec<u8>>);
 
 impl Password {
     #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(Zeroizing::new(bytes.to_vec()))
+    }
+
+    #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
