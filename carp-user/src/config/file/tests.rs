@@ -631,3 +631,22 @@ proptest! {
         let _ = parse_str(&text, Path::new(FILE), Checks::TextOnly);
     }
 }
+
+/// docs/xcarp.example.toml shows every key: it must stay a valid
+/// configuration with every key of each table.
+#[test]
+fn the_example_file_is_valid_and_complete() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/xcarp.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let s = parse_str(&text, &path, Checks::TextOnly).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.instances.len(), 2);
+    assert_eq!(s.instances[1].addresses.len(), 2);
+    for key in GLOBAL_KEYS.iter().chain(INSTANCE_KEYS) {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{key} = "))
+                    || l.starts_with(&format!("# {key} = "))),
+            "docs/xcarp.example.toml lacks `{key}`"
+        );
+    }
+}
