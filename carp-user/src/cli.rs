@@ -203,6 +203,25 @@ pub struct Cli {
     /// --debug and --daemonize may go with it
     #[arg(long = "config", value_name = "file")]
     pub config: Option<PathBuf>,
+
+    /// [xcarp] `on` (default): number adverts in a stream of our own and drop
+    /// received adverts whose counter is not newer than the last of their
+    /// stream (replays); `off`: ucarp's counters, no check
+    #[arg(
+        long = "replay-protection",
+        value_name = "on|off",
+        value_enum,
+        default_value_t
+    )]
+    pub replay_protection: Switch,
+}
+
+/// An `on`/`off` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    #[default]
+    On,
+    Off,
 }
 
 /// A command-line problem: the message names the option and what it accepts.
@@ -482,6 +501,7 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Settings,
         xparam: cli.xparam,
         xdp_mode: cli.xdp_mode,
         tie_break: cli.tie_break,
+        replay_protection: cli.replay_protection == Switch::On,
     };
     let global = Global {
         facility: cli.facility.unwrap_or_default(),

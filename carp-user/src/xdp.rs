@@ -17,8 +17,8 @@ use aya::{
 };
 use carp_common::{
     AdvertRecord, MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, MAX_OWN_ADDRS, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME,
-    counter,
+    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VHID_FLAG_REJECT_REPLAYS, VLAN_ID_MASK, VhidConfig, VhidKey,
+    XDP_PROGRAM_NAME, counter,
 };
 use tokio::io::unix::AsyncFd;
 
@@ -136,6 +136,10 @@ pub struct VhidSettings<'a> {
     /// ring, 0 for no limit; the daemon uses
     /// [`carp_common::RING_BUDGET_PER_SECOND`].
     pub ring_budget: u32,
+    /// Drop adverts whose counter is not newer than the last one seen in
+    /// its stream (`replayed`; docs/xdp.md, "Freshness"). Takes effect only
+    /// with `hmac`.
+    pub reject_replays: bool,
 }
 
 /// The XDP program's counters of one attachment, summed over all CPUs. Each
@@ -174,6 +178,9 @@ pub struct XdpCounters {
     pub bad_digest: u64,
     /// Dropped: valid, but over the instance's ring budget.
     pub over_budget: u64,
+    /// Dropped: authentic, but its counter is not newer than the last one
+    /// seen in its stream (a replay).
+    pub replayed: u64,
 }
 
 impl XdpCounters {
@@ -197,6 +204,7 @@ impl XdpCounters {
             bad_checksum: at(counter::BAD_CHECKSUM),
             bad_digest: at(counter::BAD_DIGEST),
             over_budget: at(counter::OVER_BUDGET),
+            replayed: at(counter::REPLAYED),
         }
     }
 
@@ -220,6 +228,7 @@ impl XdpCounters {
             counter::BAD_CHECKSUM => self.bad_checksum,
             counter::BAD_DIGEST => self.bad_digest,
             counter::OVER_BUDGET => self.over_budget,
+            counter::REPLAYED => self.replayed,
             _ => 0,
         }
     }
@@ -236,6 +245,7 @@ impl XdpCounters {
             + self.bad_checksum
             + self.bad_digest
             + self.over_budget
+            + self.replayed
     }
 }
 
@@ -244,7 +254,7 @@ impl fmt::Display for XdpCounters {
         write!(
             f,
             "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
-             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} over-budget {} ring-full {})",
+             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} replayed {} over-budget {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
@@ -259,6 +269,7 @@ impl fmt::Display for XdpCounters {
             self.own_frame,
             self.bad_checksum,
             self.bad_digest,
+            self.replayed,
             self.over_budget,
             self.ring_full,
         )
@@ -385,6 +396,9 @@ impl XdpAttachment {
             config.hmac_outer = hmac.outer;
             config.hmac_block = hmac.block;
             config.hmac_counter_at = u32::try_from(hmac.counter_at).unwrap_or(u32::MAX);
+            if settings.reject_replays {
+                config.flags |= VHID_FLAG_REJECT_REPLAYS;
+            }
         }
         if settings.broadcast {
             config.flags |= VHID_FLAG_BROADCAST;

@@ -8,7 +8,6 @@ mod bootstrap;
 mod build;
 mod demo;
 mod fuzz;
-mod pcap;
 mod test;
 
 use clap::{Parser, Subcommand};

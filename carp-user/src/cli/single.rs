@@ -53,6 +53,8 @@ pub struct Config {
     pub script_timeout: Duration,
     pub pidfile: Option<PathBuf>,
     pub tie_break: TieBreak,
+    /// `--replay-protection` (docs/xdp.md, "Freshness").
+    pub replay_protection: bool,
     /// Problems that do not stop the daemon (a password file others can
     /// read), to log once logging is set up.
     pub warnings: Vec<String>,
@@ -137,6 +139,7 @@ impl Config {
             script_timeout: global.script_timeout,
             pidfile: global.pidfile,
             tie_break: instance.tie_break,
+            replay_protection: instance.replay_protection,
             warnings,
         })
     }

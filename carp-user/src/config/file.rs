@@ -184,6 +184,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "xparam",
     "xdp_mode",
     "tie_break",
+    "replay_protection",
 ];
 /// Instance keys that identify one instance and so have no default.
 const INSTANCE_ONLY_KEYS: &[&str] = &["name", "vhid", "addresses"];
@@ -562,6 +563,7 @@ impl Parser<'_> {
         let xdp_mode = get("xdp_mode")
             .and_then(|f| self.named(f, XdpMode::from_name, &XdpMode::NAMES))
             .unwrap_or_default();
+        let replay_protection = flag(self, "replay_protection").unwrap_or(true);
         let tie_break = get("tie_break")
             .and_then(|f| self.named(f, TieBreak::from_name, &TieBreak::NAMES))
             .unwrap_or_default();
@@ -618,6 +620,7 @@ impl Parser<'_> {
             xparam,
             xdp_mode,
             tie_break,
+            replay_protection,
         })
     }
 

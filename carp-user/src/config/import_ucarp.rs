@@ -806,6 +806,9 @@ fn vip(
     if cli.tie_break != super::TieBreak::Ucarp {
         keys.push(("tie_break", quote(cli.tie_break.name())));
     }
+    if cli.replay_protection == cli::Switch::Off {
+        keys.push(("replay_protection", "false".into()));
+    }
     if cli.daemonize {
         warnings.push(format!(
             "{}: --daemonize is not imported: how xcarp runs is up to the service manager (or \

@@ -140,6 +140,10 @@ pub struct Instance {
     pub xparam: Option<String>,
     pub xdp_mode: XdpMode,
     pub tie_break: TieBreak,
+    /// Number adverts in a stream of our own and drop received adverts
+    /// that are not newer than the last of their stream (docs/xdp.md,
+    /// "Freshness"); false: ucarp's counters, no check.
+    pub replay_protection: bool,
 }
 
 impl Instance {

@@ -31,6 +31,7 @@ use crate::{
     engine::{
         self, Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State, Timer,
     },
+    replay::ReplayGuard,
     wire::{self, RxError, RxFilter},
     xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
 };
@@ -101,6 +102,8 @@ struct Stats {
     garps_sent: u64,
     send_errors: u64,
     bad_digest: u64,
+    /// Authentic adverts dropped as replays, by the kernel or the daemon.
+    replayed: u64,
     malformed: u64,
     /// Records the XDP program passed as authentic whose digest the daemon
     /// rejects: never expected (both compute the same HMAC); counted and
@@ -186,6 +189,7 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
                 own_addrs: &[config.srcip],
                 hmac: auth.kernel_hmac(),
                 ring_budget: carp_common::RING_BUDGET_PER_SECOND,
+                reject_replays: config.replay_protection,
             })?;
             let reader = attachment.advert_reader()?;
             if auth.kernel_hmac().is_none() {
@@ -233,6 +237,7 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
     );
 
     let engine = Engine::new(engine_config(&config), rand::random());
+    let replay_protection = config.replay_protection;
     let rx_filter = RxFilter {
         own_src: config.srcip,
         vhid: config.vhid,
@@ -259,6 +264,9 @@ pub async fn run(mut config: Config) -> Result<(), DaemonError> {
         disagreement_log: RateLimited::new(Duration::from_secs(1)),
         kernel_checks_digest,
         kernel_bad_digests_reported: 0,
+        kernel_replays_reported: 0,
+        replay_guard: replay_protection.then(ReplayGuard::default),
+        replay_log: RateLimited::new(Duration::from_secs(1)),
         link_errors: LinkErrors {
             since: Instant::now(),
             count: 0,
@@ -326,7 +334,21 @@ fn engine_config(config: &Config) -> EngineConfig {
             TieBreakArg::Ucarp => engine::TieBreak::UcarpLittleEndian,
             TieBreakArg::Numeric => engine::TieBreak::Numeric,
         },
+        counters: if config.replay_protection {
+            engine::CounterScheme::Sequenced {
+                wall_ms_at_zero: wall_clock_ms(),
+            }
+        } else {
+            engine::CounterScheme::Ucarp
+        },
     }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// How the event loop ended.
@@ -360,6 +382,11 @@ struct Daemon {
     kernel_checks_digest: bool,
     /// The kernel's `bad_digest` counter when last reported.
     kernel_bad_digests_reported: u64,
+    /// The kernel's `replayed` counter when last reported.
+    kernel_replays_reported: u64,
+    /// The daemon's own freshness check (docs/xdp.md, "Freshness").
+    replay_guard: Option<ReplayGuard>,
+    replay_log: RateLimited,
     link_errors: LinkErrors,
 }
 
@@ -421,12 +448,12 @@ impl Daemon {
                     Ok(Incoming::Record(record)) => self.on_record(&record),
                     Ok(Incoming::Frame(frame)) => {
                         let verdict = self.rx_filter.accept_frame(frame, &self.auth);
-                        self.on_verdict(verdict.map(|packet| (packet.src, packet.received_advert())));
+                        self.on_verdict(verdict.map(|packet| (packet.src, ReceivedAdvert::from_packet(&packet))));
                     }
                     Err(e) => self.on_receive_error(e, &link)?,
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
-                _ = kernel_drops.tick(), if self.kernel_checks_digest => self.report_kernel_bad_digests(),
+                _ = kernel_drops.tick(), if self.kernel_checks_digest => self.report_kernel_drops(),
                 Some((script, _outcome)) = script_outcomes.recv() => {
                     let now = self.now();
                     self.feed(now, Event::ScriptFinished(script));
@@ -516,23 +543,33 @@ impl Daemon {
 
     /// Logs (ucarp's "Bad digest" warning, without the digests, which the
     /// kernel does not hand over) how many adverts the XDP program dropped
-    /// for a wrong digest since the last report.
-    fn report_kernel_bad_digests(&mut self) {
+    /// for a wrong digest since the last report, and likewise for replays.
+    fn report_kernel_drops(&mut self) {
         let Some(counters) = self.attachment.as_ref().and_then(|a| a.counters().ok()) else {
             return;
         };
         let new = counters
             .bad_digest
             .saturating_sub(self.kernel_bad_digests_reported);
-        if new == 0 {
-            return;
+        if new > 0 {
+            self.kernel_bad_digests_reported = counters.bad_digest;
+            self.stats.bad_digest += new;
+            tracing::warn!(
+                "Bad digest - {new} advert(s) dropped by the XDP program since the last report - \
+                 Check vhid, password and virtual IP address"
+            );
         }
-        self.kernel_bad_digests_reported = counters.bad_digest;
-        self.stats.bad_digest += new;
-        tracing::warn!(
-            "Bad digest - {new} advert(s) dropped by the XDP program since the last report - \
-             Check vhid, password and virtual IP address"
-        );
+        let new = counters
+            .replayed
+            .saturating_sub(self.kernel_replays_reported);
+        if new > 0 {
+            self.kernel_replays_reported = counters.replayed;
+            self.stats.replayed += new;
+            tracing::warn!(
+                "Replayed adverts - {new} authentic advert(s) whose counter was not newer than \
+                 the last of its stream dropped by the XDP program since the last report"
+            );
+        }
     }
 
     fn fire_due_timers(&mut self) {
@@ -587,14 +624,27 @@ impl Daemon {
                 );
             }
         }
-        self.on_verdict(verdict.map(|header| (src, header.received_advert(src))));
+        self.on_verdict(verdict.map(|header| (src, ReceivedAdvert::from_header(&header, src))));
     }
 
     /// Feeds an authentic advert to the engine; counts and (rate-limited)
     /// logs a rejected one.
     fn on_verdict(&mut self, verdict: Result<(Ipv4Addr, ReceivedAdvert), RxError>) {
         let err = match verdict {
-            Ok((_, advert)) => {
+            Ok((src, advert)) => {
+                if let Some(guard) = &mut self.replay_guard
+                    && !guard.admit(advert.counter)
+                {
+                    self.stats.replayed += 1;
+                    if let Some(suppressed) = self.replay_log.check(Instant::now()) {
+                        tracing::warn!(
+                            "Replayed advert from {src} dropped: its counter is not newer than \
+                             the last one of its stream{}",
+                            suppressed_note(suppressed)
+                        );
+                    }
+                    return;
+                }
                 self.stats.adverts_received += 1;
                 let now = self.now();
                 self.feed(now, Event::Advert(advert));
@@ -702,12 +752,13 @@ impl Daemon {
         tracing::info!("{state} on {} id {}", self.interface.name, self.config.vhid);
         let s = &self.stats;
         tracing::info!(
-            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={} xdp/daemon digest disagreements={}; xdp: {}",
+            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} replayed={} malformed={} xdp/daemon digest disagreements={}; xdp: {}",
             s.adverts_received,
             s.adverts_sent,
             s.garps_sent,
             s.send_errors,
             s.bad_digest,
+            s.replayed,
             s.malformed,
             s.kernel_disagreements,
             match &self.attachment {

@@ -11,14 +11,14 @@ use std::{
 };
 
 use xcarp_tests::{
-    carp::{CarpOpts, Impl, Node, State, TempDir, wait_for_exactly_one_master},
+    carp::{CarpOpts, Impl, Node, State, wait_for_exactly_one_master},
     frames::{Pace, Trafgen, carp_advert, carp_advert_forged, udp_broadcast},
     lan::{Lan, VIP},
-    probe::{Adverts, Capture, Pinger, epoch_now, xdp_attachment},
+    probe::{Adverts, Capture, Pinger, capture_frames, epoch_now, xdp_attachment},
 };
 
 use super::{
-    report::{FailoverRep, FailoverRun, FloodKind, FloodPoint, Memory},
+    report::{FailoverRep, FailoverRun, FloodKind, FloodPoint, FloodTakeover, Memory},
     stats,
 };
 
@@ -137,6 +137,8 @@ fn status_kb(pid: i32, field: &str) -> Option<u64> {
 /// What the flood lab of one implementation measured.
 pub struct FloodRun {
     pub points: Vec<FloodPoint>,
+    /// Takeovers after SIGKILL of the master under the own-VHID floods.
+    pub takeovers: Vec<FloodTakeover>,
     pub memory: Memory,
     /// How the master's host runs XDP (`ip -d link`): "xdp" (driver
     /// mode), "xdpgeneric", or none (ucarp).
@@ -204,19 +206,80 @@ pub fn floods(
     }
     let hwm_kb = status_kb(master.pid(), "VmHWM").unwrap_or(0);
     let rss_end_kb = status_kb(master.pid(), "VmRSS").unwrap_or(0);
+    let memory = Memory {
+        imp: imp.name().into(),
+        rss_start_kb,
+        hwm_start_kb,
+        rss_end_kb,
+        hwm_kb,
+        rss_anon_kb: status_kb(master.pid(), "RssAnon").unwrap_or(0),
+        rss_file_kb: status_kb(master.pid(), "RssFile").unwrap_or(0),
+        rss_shmem_kb: status_kb(master.pid(), "RssShmem").unwrap_or(0),
+    };
+    let mut pair = [master, backup];
+    let mut takeovers = Vec::new();
+    for kind in [FloodKind::Forged, FloodKind::Replayed] {
+        let t = takeover_under_flood(&lan, &mut pair, imp, kind)?;
+        progress(&format!(
+            "{imp:<5} {:<26} SIGKILL of the master → backup MASTER in {} (master-down {:.2} s)",
+            kind.label(),
+            t.took_s
+                .map_or_else(|| "— (no takeover)".into(), |s| format!("{s:.2} s")),
+            t.master_down_s
+        ));
+        takeovers.push(t);
+    }
     Ok(FloodRun {
         points,
-        memory: Memory {
-            imp: imp.name().into(),
-            rss_start_kb,
-            hwm_start_kb,
-            rss_end_kb,
-            hwm_kb,
-            rss_anon_kb: status_kb(master.pid(), "RssAnon").unwrap_or(0),
-            rss_file_kb: status_kb(master.pid(), "RssFile").unwrap_or(0),
-            rss_shmem_kb: status_kb(master.pid(), "RssShmem").unwrap_or(0),
-        },
+        takeovers,
+        memory,
         xdp_attach,
+    })
+}
+
+/// Kills the master while the attacker floods at full speed with adverts
+/// of our VHID (forged, or the current master's own, captured just before),
+/// and times the backup's takeover; then restores the pair.
+fn takeover_under_flood(
+    lan: &Lan,
+    pair: &mut [Node; 2],
+    imp: Impl,
+    kind: FloodKind,
+) -> anyhow::Result<FloodTakeover> {
+    const WAIT: Duration = Duration::from_secs(12);
+    let m = (0..2)
+        .find(|&i| pair[i].state() == Some(State::Master))
+        .ok_or_else(|| anyhow::anyhow!("{imp}: no master before the takeover under flood"))?;
+    let s = 1 - m;
+    let frames = match kind {
+        FloodKind::Replayed => capture_adverts(lan, lan.hosts[m].addr)?,
+        _ => flood_frames(kind, lan, &[]),
+    };
+    let flood = Trafgen::start_paced(&lan.hosts[ATTACKER], &frames, Pace::Unlimited);
+    thread::sleep(Duration::from_millis(1500));
+    let t_kill = Instant::now();
+    pair[m].kill();
+    lan.carrier_off(m);
+    let took_s = pair[s]
+        .log
+        .wait_for_since("Switching to state: MASTER", t_kill, WAIT)
+        .map(|at| (at - t_kill).as_secs_f64());
+    drop(flood);
+    lan.carrier_on(m);
+    pair[m].restart();
+    let [a, b] = pair;
+    anyhow::ensure!(
+        wait_for_exactly_one_master(&mut [a, b], Duration::from_secs(20)).is_some(),
+        "{imp}: no single master again after the takeover under the {} flood",
+        kind.label()
+    );
+    Ok(FloodTakeover {
+        imp: imp.name().into(),
+        kind,
+        master_down_s: opts(if s == 0 { 0 } else { 100 })
+            .master_down()
+            .as_secs_f64(),
+        took_s,
     })
 }
 
@@ -239,23 +302,12 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
 /// A few of the master's authentic adverts, captured on the attacker's leg
 /// (`tcpdump -w`), as whole frames to replay.
 fn capture_adverts(lan: &Lan, master: Ipv4Addr) -> anyhow::Result<Vec<Vec<u8>>> {
-    let dir = TempDir::new("cap");
-    let file = dir.0.join("adverts.pcap");
     let filter = format!("ip proto 112 and ip[21] = {VHID} and ip src {master}");
-    let file_arg = file.display().to_string();
-    // Bounded by `timeout`: two adverts take two seconds.
-    let out = lan.hosts[ATTACKER].exec(
-        "timeout",
-        &[
-            "5", "tcpdump", "-i", "eth0", "-n", "-c", "2", "-U", "-w", &file_arg, &filter,
-        ],
-    );
-    let bytes = std::fs::read(&file).unwrap_or_default();
-    let frames = crate::pcap::frames(&bytes);
+    // Two adverts take two seconds.
+    let frames = capture_frames(&lan.hosts[ATTACKER], &filter, 2, Duration::from_secs(5));
     anyhow::ensure!(
         !frames.is_empty(),
-        "captured no advert of {master} to replay: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "captured no advert of {master} to replay"
     );
     Ok(frames)
 }

@@ -81,6 +81,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         match guarded(|| lab::floods(imp, binary, &plan, &progress)) {
             Ok(run) => {
                 report.floods.extend(run.points);
+                report.flood_takeovers.extend(run.takeovers);
                 report.memory.push(run.memory);
                 if imp == Impl::Xcarp {
                     xdp_attach = Some(run.xdp_attach.unwrap_or("none").to_owned());

@@ -63,6 +63,7 @@ fn a_minimal_instance_gets_ucarps_defaults() {
     assert_eq!((i.upscript.as_ref(), i.downscript.as_ref()), (None, None));
     assert_eq!(i.xdp_mode, XdpMode::Auto);
     assert_eq!(i.tie_break, TieBreak::Ucarp);
+    assert!(i.replay_protection);
     assert!(s.warnings.is_empty());
 }
 
@@ -101,6 +102,7 @@ nomcast = true
 xparam = "x y"
 xdp_mode = "skb"
 tie_break = "numeric"
+replay_protection = false
 password = "secret"
 "#);
     let g = &s.global;
@@ -148,7 +150,7 @@ password = "secret"
     );
     assert_eq!(i.xparam.as_deref(), Some("x y"));
     assert_eq!((i.xdp_mode, i.tie_break), (XdpMode::Skb, TieBreak::Numeric));
-    assert_eq!(i.name, "web");
+    assert!(!i.replay_protection);
 }
 
 #[test]

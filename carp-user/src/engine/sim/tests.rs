@@ -36,6 +36,7 @@ fn specs(configs: &[EngineConfig], starts: &[Duration]) -> Vec<NodeSpec> {
             config: config.clone(),
             start_at: *start,
             seed: 1000 + i as u64,
+            reject_replays: false,
         })
         .collect()
 }
@@ -446,3 +447,5 @@ fn deadratio_one_flaps_under_jitter_with_equal_intervals() {
     sim.run_until(secs(120));
     assert!(sim.transitions().len() > 4, "{:?}", sim.transitions());
 }
+
+mod replay;
