@@ -34,7 +34,7 @@ use tokio::{
 
 use crate::{
     auth::{AuthError, CarpAuth},
-    cli::{Config, TieBreakArg},
+    config::{Password, Settings, XdpMode},
     engine::{self, Event, LogLevel, State},
     xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
 };
@@ -135,7 +135,7 @@ impl RateLimited {
 
 /// Reads the instances again (SIGHUP with a configuration file): each with
 /// its password, or why the file cannot be used.
-pub type Reload = Box<dyn FnMut() -> Result<Vec<(InstanceSpec, crate::cli::Password)>, String>>;
+pub type Reload = Box<dyn FnMut() -> Result<Vec<(InstanceSpec, Password)>, String>>;
 
 /// What a reload does, decided from the running instances and the new file.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -154,7 +154,7 @@ struct ReloadPlan {
 /// instance is both.
 fn reload_plan<'a>(
     running: impl Iterator<Item = (u64, &'a InstanceSpec, [u8; 20])>,
-    new: &[(InstanceSpec, crate::cli::Password)],
+    new: &[(InstanceSpec, Password)],
 ) -> ReloadPlan {
     let digests: Vec<Option<[u8; 20]>> = new
         .iter()
@@ -190,59 +190,111 @@ pub struct Options {
     pub reload: Option<Reload>,
 }
 
-/// Runs the command line's single instance until a signal or a fatal error.
-pub async fn run(mut config: Config) -> Result<(), DaemonError> {
-    let interface = match &config.interface {
-        Some(name) => name.clone(),
-        None => {
-            let name = net::default_interface()?;
-            tracing::info!("Using [{name}] as a network interface");
-            name
+/// Runs the instances of `settings` until a signal or a fatal error. With
+/// a configuration file, SIGHUP reads it again (see [`Options::reload`]).
+pub async fn run(settings: Settings) -> Result<(), DaemonError> {
+    let global = settings.global.clone();
+    let instances = instance_specs(settings)?;
+    let reload: Option<Reload> = global.config_file.clone().map(|path| {
+        Box::new(move || {
+            let settings = crate::config::file::load(&path).map_err(|e| e.to_string())?;
+            for warning in &settings.warnings {
+                tracing::warn!("{warning}");
+            }
+            let g = &settings.global;
+            if (&g.facility, &g.pidfile, &g.status_socket, &g.metrics_listen)
+                != (
+                    &global.facility,
+                    &global.pidfile,
+                    &global.status_socket,
+                    &global.metrics_listen,
+                )
+            {
+                tracing::warn!(
+                    "reload: facility, pidfile, status_socket and metrics_listen change only at restart"
+                );
+            }
+            instance_specs(settings).map_err(|e| e.to_string())
+        }) as Reload
+    });
+    run_instances(instances, Options { reload }).await
+}
+
+/// The daemon's view of each configured instance, with its password.
+fn instance_specs(settings: Settings) -> Result<Vec<(InstanceSpec, Password)>, DaemonError> {
+    let script_timeout = settings.global.script_timeout;
+    let mut specs = Vec::with_capacity(settings.instances.len());
+    for instance in settings.instances {
+        let interface = match &instance.interface {
+            Some(name) => name.clone(),
+            None => {
+                let name = net::default_interface()?;
+                tracing::info!("Using [{name}] as a network interface");
+                name
+            }
+        };
+        if instance.upscript.is_none() {
+            tracing::warn!("Warning: no script called when going up");
         }
-    };
-    if config.upscript.is_none() {
-        tracing::warn!("Warning: no script called when going up");
+        if instance.downscript.is_none() {
+            tracing::warn!("Warning: no script called when going down");
+        }
+        // The HMAC's order (docs/protocol.md), each with its typed form.
+        let addresses = instance
+            .hmac_addresses()
+            .into_iter()
+            .map(|addr| {
+                let typed = instance
+                    .addresses
+                    .iter()
+                    .find(|a| a.addr == addr)
+                    .map_or_else(|| addr.to_string(), |a| a.typed.clone());
+                (addr, typed)
+            })
+            .collect();
+        let spec = InstanceSpec {
+            name: instance.name.clone(),
+            interface,
+            vlan: instance.vlan,
+            vhid: instance.vhid,
+            srcip: instance.srcip,
+            group: instance.group,
+            nomcast: instance.nomcast,
+            addresses,
+            advbase: instance.advbase,
+            advskew: instance.advskew,
+            deadratio: instance.deadratio,
+            preempt: instance.preempt,
+            neutral: instance.neutral,
+            shutdown: instance.shutdown,
+            ignore_ifstate: instance.ignore_ifstate,
+            upscript: instance.upscript.clone(),
+            downscript: instance.downscript.clone(),
+            xparam: instance.xparam.clone(),
+            tie_break: instance.tie_break,
+            replay_protection: instance.replay_protection,
+            xdp_mode: instance.xdp_mode.into(),
+            script_timeout,
+        };
+        specs.push((spec, instance.password));
     }
-    if config.downscript.is_none() {
-        tracing::warn!("Warning: no script called when going down");
+    Ok(specs)
+}
+
+impl From<XdpMode> for AttachMode {
+    fn from(mode: XdpMode) -> Self {
+        match mode {
+            XdpMode::Auto => Self::Auto,
+            XdpMode::Driver => Self::Driver,
+            XdpMode::Skb => Self::Skb,
+        }
     }
-    let password = config.password.take();
-    let spec = InstanceSpec {
-        name: format!("vhid {} on {interface}", config.vhid),
-        interface,
-        // The command line runs one instance on the interface it names; on
-        // `eth0.N` that interface's frames are untagged.
-        vlan: 0,
-        vhid: config.vhid,
-        srcip: config.srcip,
-        group: config.group,
-        nomcast: config.nomcast,
-        addresses: vec![(config.vip, config.vip_arg.clone())],
-        advbase: config.advbase,
-        advskew: config.advskew,
-        deadratio: config.deadratio,
-        preempt: config.preempt,
-        neutral: config.neutral,
-        shutdown: config.shutdown,
-        ignore_ifstate: config.ignore_ifstate,
-        upscript: config.upscript.clone(),
-        downscript: config.downscript.clone(),
-        xparam: config.xparam.clone(),
-        tie_break: match config.tie_break {
-            TieBreakArg::Ucarp => engine::TieBreak::UcarpLittleEndian,
-            TieBreakArg::Numeric => engine::TieBreak::Numeric,
-        },
-        replay_protection: config.replay_protection,
-        xdp_mode: config.xdp_mode,
-        script_timeout: config.script_timeout,
-    };
-    run_instances(vec![(spec, password)], Options::default()).await
 }
 
 /// Runs every instance in one process until a signal or a fatal error.
 /// Each comes with its password, which is wiped once its keys exist.
 pub async fn run_instances(
-    instances: Vec<(InstanceSpec, crate::cli::Password)>,
+    instances: Vec<(InstanceSpec, Password)>,
     options: Options,
 ) -> Result<(), DaemonError> {
     let (script_reports, script_outcomes) = mpsc::unbounded_channel();
@@ -355,7 +407,7 @@ impl Daemon {
     async fn add_instance(
         &mut self,
         spec: InstanceSpec,
-        password: &crate::cli::Password,
+        password: &Password,
     ) -> Result<u64, DaemonError> {
         let ifindex = self.ensure_link(&spec).await?;
         let auth = CarpAuth::new(password.as_bytes(), spec.vhid, &spec.addrs())?;
@@ -1053,8 +1105,8 @@ mod tests {
         }
     }
 
-    fn password(p: &str) -> crate::cli::Password {
-        crate::cli::Password::from_bytes(p.as_bytes())
+    fn password(p: &str) -> Password {
+        Password::new(p.as_bytes())
     }
 
     fn digest(spec: &InstanceSpec, p: &str) -> [u8; 20] {

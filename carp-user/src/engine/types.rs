@@ -16,18 +16,39 @@ pub enum TieBreak {
     /// u32, i.e. the address with its octets reversed (last octet most
     /// significant). The default, so mixed ucarp/xcarp clusters agree.
     #[default]
-    UcarpLittleEndian,
+    Ucarp,
     /// Plain numeric order of the address ("lower IP wins", what ucarp's
     /// README promises and what ucarp does on big-endian hosts).
     Numeric,
 }
 
 impl TieBreak {
+    /// The names the command line and the configuration file accept.
+    pub const NAMES: [&str; 2] = ["ucarp", "numeric"];
+
+    /// From its name (`ucarp`, `numeric`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ucarp" => Some(Self::Ucarp),
+            "numeric" => Some(Self::Numeric),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ucarp => "ucarp",
+            Self::Numeric => "numeric",
+        }
+    }
+
     /// The key addresses are compared by: the lower key wins the tie.
     #[must_use]
     pub fn key(self, addr: Ipv4Addr) -> u32 {
         match self {
-            Self::UcarpLittleEndian => u32::from_le_bytes(addr.octets()),
+            Self::Ucarp => u32::from_le_bytes(addr.octets()),
             Self::Numeric => u32::from(addr),
         }
     }
