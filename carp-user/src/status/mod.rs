@@ -1,0 +1,19 @@
+//! Status and metrics: what `xcarp status` and the Prometheus endpoint
+//! show (docs/status.md).
+//!
+//! The daemon describes every instance and interface in a [`Snapshot`]
+//! (plain data, serde) and publishes it on a `tokio::sync::watch` channel
+//! whenever something changes.
+//!
+//! - [`snapshot`]: the data, and helpers to fill it from the engine's
+//!   state and the XDP program's counters.
+//!
+//! Nothing here holds a daemon type beyond the read-only
+//! [`crate::engine::State`] and [`crate::xdp::XdpCounters`] conversions.
+pub mod snapshot;
+
+pub use snapshot::{
+    InstanceCounters, InstanceStatus, InterfaceStatus, RxPath, ScriptStatus, ScriptWhich, Snapshot,
+    StateName, TransitionInfo, XdpVerdict, current_master, unix_ms, unix_ms_now, xdp_counter_map,
+    xdp_verdict,
+};
