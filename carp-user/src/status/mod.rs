@@ -7,11 +7,14 @@
 //!
 //! - [`snapshot`]: the data, and helpers to fill it from the engine's
 //!   state and the XDP program's counters.
+//! - [`render`]: the text table, JSON and the Prometheus text format.
 //!
 //! Nothing here holds a daemon type beyond the read-only
 //! [`crate::engine::State`] and [`crate::xdp::XdpCounters`] conversions.
+pub mod render;
 pub mod snapshot;
 
+pub use render::{Format, render_json, render_prometheus, render_text, render_text_at};
 pub use snapshot::{
     InstanceCounters, InstanceStatus, InterfaceStatus, RxPath, ScriptStatus, ScriptWhich, Snapshot,
     StateName, TransitionInfo, XdpVerdict, current_master, unix_ms, unix_ms_now, xdp_counter_map,
