@@ -8,15 +8,22 @@
 //! - [`snapshot`]: the data, and helpers to fill it from the engine's
 //!   state and the XDP program's counters.
 //! - [`render`]: the text table, JSON and the Prometheus text format.
+//! - [`client`]: the `xcarp status` command.
 //!
 //! Nothing here holds a daemon type beyond the read-only
 //! [`crate::engine::State`] and [`crate::xdp::XdpCounters`] conversions.
+pub mod client;
 pub mod render;
 pub mod snapshot;
 
+pub use client::{QueryError, query_status, status_command};
 pub use render::{Format, render_json, render_prometheus, render_text, render_text_at};
 pub use snapshot::{
     InstanceCounters, InstanceStatus, InterfaceStatus, RxPath, ScriptStatus, ScriptWhich, Snapshot,
     StateName, TransitionInfo, XdpVerdict, current_master, unix_ms, unix_ms_now, xdp_counter_map,
     xdp_verdict,
 };
+
+/// Where the daemon serves status unless configured otherwise, and where
+/// `xcarp status` asks.
+pub const DEFAULT_STATUS_SOCKET: &str = "/run/xcarp/status.sock";
