@@ -360,6 +360,12 @@ async fn metrics_are_served_at_slash_metrics_only() {
     let response = http(addr, get("/metrics")).await;
     assert!(response.contains("vhid=\"42\"} 6\n"), "{response}");
 
+    // HEAD: the same head, no body.
+    let response = http(addr, b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()).await;
+    let (head, body) = response.split_once("\r\n\r\n").expect("no head");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body.is_empty(), "{body}");
+
     let response = http(addr, get("/other")).await;
     assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
     let response = http(addr, get("/")).await;
