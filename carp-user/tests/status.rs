@@ -301,6 +301,47 @@ async fn the_command_prints_the_answer_or_explains_and_exits_2() {
     assert_eq!(code, ExitCode::from(2));
 }
 
+#[test]
+fn a_daemon_that_stopped_accepting_makes_the_command_time_out() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let dir = TempDir::new("backlog");
+    let path = dir.0.join("status.sock");
+    let addr = SockAddr::unix(&path).unwrap();
+    // A listener that never accepts, its backlog full: a plain connect
+    // would wait for ever.
+    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+    listener.bind(&addr).unwrap();
+    listener.listen(0).unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        let filler = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        filler.set_nonblocking(true).unwrap();
+        match filler.connect(&addr) {
+            Ok(()) => fillers.push(filler),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the backlog: {e}"),
+        }
+        assert!(fillers.len() < 1000, "the backlog never fills");
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let _ = tx.send(query_status(
+            &path,
+            Format::Text,
+            Duration::from_millis(300),
+        ));
+    });
+    let result = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("connecting to a full backlog was not bounded");
+    let err = result.unwrap_err();
+    assert!(matches!(err, QueryError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    drop(listener);
+}
+
 // --- metrics endpoint -------------------------------------------------------
 
 /// Sends `request` to `addr` and returns the whole response.

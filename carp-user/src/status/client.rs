@@ -126,19 +126,13 @@ pub fn query_status(
             source,
         },
     };
-    // A unix socket's connect does not wait for the peer to accept, so a
-    // connect timeout is not needed: it fails or succeeds at once.
-    let mut stream = UnixStream::connect(socket).map_err(|source| match source.kind() {
+    let mut stream = connect(socket, step_timeout).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => QueryError::NotRunning {
             path: path.clone(),
             source,
         },
         _ => io_error(source),
     })?;
-    stream
-        .set_read_timeout(Some(step_timeout))
-        .and_then(|()| stream.set_write_timeout(Some(step_timeout)))
-        .map_err(io_error)?;
     stream
         .write_all(format!("{}\n", format.request()).as_bytes())
         .map_err(io_error)?;
@@ -155,6 +149,21 @@ pub fn query_status(
         });
     }
     Ok(answer)
+}
+
+/// Connects to the unix socket at `path`, waiting at most `timeout`.
+///
+/// A unix connect normally completes at once, but waits while the
+/// listener's backlog is full (a daemon that stopped accepting): exactly
+/// when an operator runs `xcarp status`. On Linux a unix socket's send
+/// timeout also bounds that wait (it then fails with EAGAIN), so the socket
+/// gets its timeouts before connecting.
+fn connect(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    socket.set_write_timeout(Some(timeout))?;
+    socket.set_read_timeout(Some(timeout))?;
+    socket.connect(&socket2::SockAddr::unix(path)?)?;
+    Ok(socket.into())
 }
 
 #[cfg(test)]
