@@ -6,7 +6,10 @@
 //! than through a metrics registry: the daemon already keeps every value,
 //! the format is small, and the tests parse the output back strictly.
 
-use std::fmt::{self, Write as _};
+use std::{
+    collections::BTreeMap,
+    fmt::{self, Write as _},
+};
 
 use super::snapshot::{
     InstanceStatus, InterfaceStatus, RxPath, Snapshot, StateName, XdpVerdict, unix_ms_now,
@@ -71,7 +74,7 @@ pub fn render_text(snapshot: &Snapshot) -> String {
 
 /// The operator's table, with times measured from `now_unix_ms`: a
 /// heading line, one line per instance, the last transition and script of
-/// each, then one line per interface with the XDP program's counters.
+/// each, one line per interface, then the XDP program's counters.
 #[must_use]
 pub fn render_text_at(snapshot: &Snapshot, now_unix_ms: u64) -> String {
     let mut out = format!(
@@ -89,6 +92,22 @@ pub fn render_text_at(snapshot: &Snapshot, now_unix_ms: u64) -> String {
     if !snapshot.interfaces.is_empty() {
         out.push('\n');
         out.push_str(&interface_table(&snapshot.interfaces));
+    }
+    let mut xdp = String::new();
+    if let Some(counters) = &snapshot.xdp_counters {
+        xdp.push_str(&xdp_line("XDP program, all interfaces", counters));
+    }
+    for iface in &snapshot.interfaces {
+        if let Some(counters) = &iface.xdp_counters {
+            xdp.push_str(&xdp_line(
+                &format!("XDP on {}", clean(&iface.name)),
+                counters,
+            ));
+        }
+    }
+    if !xdp.is_empty() {
+        out.push('\n');
+        out.push_str(&xdp);
     }
     out
 }
@@ -199,47 +218,11 @@ fn instance_details(instances: &[InstanceStatus], now_unix_ms: u64) -> String {
 }
 
 fn interface_table(interfaces: &[InterfaceStatus]) -> String {
-    let headers = [
-        "INTERFACE",
-        "IFINDEX",
-        "LINK",
-        "XDP",
-        "TO DAEMON",
-        "PASSED",
-        "DROPPED",
-        "DROPS BY REASON",
-    ];
-    let right = [false, true, false, false, true, true, true, false];
+    let headers = ["INTERFACE", "IFINDEX", "LINK", "XDP"];
+    let right = [false, true, false, false];
     let rows = interfaces
         .iter()
         .map(|iface| {
-            let (to_daemon, passed, dropped, reasons) = match &iface.xdp_counters {
-                None => (
-                    "-".to_owned(),
-                    "-".to_owned(),
-                    "-".to_owned(),
-                    String::new(),
-                ),
-                Some(map) => {
-                    let sum = |verdict| {
-                        map.iter()
-                            .filter(|(name, _)| xdp_verdict(name) == Some(verdict))
-                            .fold(0u64, |acc, (_, v)| acc.saturating_add(*v))
-                    };
-                    let reasons = map
-                        .iter()
-                        .filter(|(name, v)| **v > 0 && xdp_verdict(name) == Some(XdpVerdict::Drop))
-                        .map(|(name, v)| format!("{}={v}", clean(name)))
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    (
-                        sum(XdpVerdict::ToDaemon).to_string(),
-                        sum(XdpVerdict::Pass).to_string(),
-                        sum(XdpVerdict::Drop).to_string(),
-                        reasons,
-                    )
-                }
-            };
             vec![
                 clean(&iface.name),
                 iface.ifindex.to_string(),
@@ -248,14 +231,38 @@ fn interface_table(interfaces: &[InterfaceStatus]) -> String {
                     .xdp_mode
                     .as_deref()
                     .map_or_else(|| "-".to_owned(), clean),
-                to_daemon,
-                passed,
-                dropped,
-                reasons,
             ]
         })
         .collect();
     table(&headers, &right, rows)
+}
+
+/// `<what>: N to the daemon, N passed, N dropped: reason=N …`, the drop
+/// reasons that are not zero.
+fn xdp_line(what: &str, counters: &BTreeMap<String, u64>) -> String {
+    let sum = |verdict| {
+        counters
+            .iter()
+            .filter(|(name, _)| xdp_verdict(name) == Some(verdict))
+            .fold(0u64, |acc, (_, v)| acc.saturating_add(*v))
+    };
+    let mut line = format!(
+        "{what}: {} to the daemon, {} passed, {} dropped",
+        sum(XdpVerdict::ToDaemon),
+        sum(XdpVerdict::Pass),
+        sum(XdpVerdict::Drop),
+    );
+    let reasons: Vec<String> = counters
+        .iter()
+        .filter(|(name, v)| **v > 0 && xdp_verdict(name) == Some(XdpVerdict::Drop))
+        .map(|(name, v)| format!("{}={v}", clean(name)))
+        .collect();
+    if !reasons.is_empty() {
+        line.push_str(": ");
+        line.push_str(&reasons.join(" "));
+    }
+    line.push('\n');
+    line
 }
 
 /// Columns padded to their widest cell, two spaces apart, no trailing
@@ -456,12 +463,12 @@ pub fn render_prometheus(snapshot: &Snapshot) -> String {
         ),
         (
             "xcarp_auth_failures_total",
-            "Adverts dropped because their HMAC-SHA1 digest did not verify, in the kernel or the daemon.",
+            "Adverts the daemon dropped because their HMAC-SHA1 digest did not verify; those the XDP program drops are in xcarp_xdp_frames_total{reason=\"bad_digest\"}.",
             |i| i.counters.bad_digest,
         ),
         (
             "xcarp_replays_dropped_total",
-            "Authentic adverts dropped as replays (counter not newer than the last of its stream).",
+            "Authentic adverts the daemon dropped as replays (counter not newer than the last of its stream); the XDP program's are in xcarp_xdp_frames_total{reason=\"replayed\"}.",
             |i| i.counters.replayed,
         ),
         (
@@ -579,16 +586,27 @@ pub fn render_prometheus(snapshot: &Snapshot) -> String {
     out.family(
         "xcarp_xdp_frames_total",
         Kind::Counter,
-        "Frames the XDP program saw, by what it did (verdict: pass, to_daemon, drop) and why (reason: its counter's name).",
+        "Frames the XDP program saw on all its interfaces together, by what it did (verdict: pass, to_daemon, drop) and why (reason: its counter's name).",
+    );
+    for (reason, value) in snapshot.xdp_counters.iter().flatten() {
+        out.sample(
+            "xcarp_xdp_frames_total",
+            &[("verdict", xdp_verdict_label(reason)), ("reason", reason)],
+            *value,
+        );
+    }
+    out.family(
+        "xcarp_xdp_interface_frames_total",
+        Kind::Counter,
+        "As xcarp_xdp_frames_total, for one interface; only when the XDP program counts per interface.",
     );
     for iface in interfaces {
         for (reason, value) in iface.xdp_counters.iter().flatten() {
-            let verdict = xdp_verdict(reason).map_or("unknown", XdpVerdict::label);
             out.sample(
-                "xcarp_xdp_frames_total",
+                "xcarp_xdp_interface_frames_total",
                 &[
                     ("interface", &iface.name),
-                    ("verdict", verdict),
+                    ("verdict", xdp_verdict_label(reason)),
                     ("reason", reason),
                 ],
                 *value,
@@ -596,6 +614,12 @@ pub fn render_prometheus(snapshot: &Snapshot) -> String {
         }
     }
     out.text
+}
+
+/// The `verdict` label of an XDP counter (`unknown` for a name this
+/// version does not know).
+fn xdp_verdict_label(reason: &str) -> &'static str {
+    xdp_verdict(reason).map_or("unknown", XdpVerdict::label)
 }
 
 #[derive(Clone, Copy)]

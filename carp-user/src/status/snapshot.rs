@@ -29,6 +29,11 @@ pub struct Snapshot {
     pub started_unix_ms: u64,
     pub instances: Vec<InstanceStatus>,
     pub interfaces: Vec<InterfaceStatus>,
+    /// The XDP program's counters by name ([`xdp_counter_map`]), all
+    /// interfaces together: the program keeps one set for every interface
+    /// it is attached to. None when it is not loaded or they could not be
+    /// read.
+    pub xdp_counters: Option<BTreeMap<String, u64>>,
 }
 
 impl Snapshot {
@@ -42,6 +47,7 @@ impl Snapshot {
             started_unix_ms,
             instances: Vec::new(),
             interfaces: Vec::new(),
+            xdp_counters: None,
         }
     }
 }
@@ -157,9 +163,12 @@ pub struct InstanceCounters {
     pub adverts_received: u64,
     /// Frame writes that failed (adverts and gratuitous ARPs).
     pub send_errors: u64,
-    /// Adverts whose HMAC did not verify, in the kernel or the daemon.
+    /// Adverts for this instance whose HMAC the daemon rejected. Those the
+    /// XDP program drops first (when it checks digests) are counted for
+    /// all instances together, in [`Snapshot::xdp_counters`].
     pub bad_digest: u64,
-    /// Authentic adverts dropped as replays, in the kernel or the daemon.
+    /// Authentic adverts the daemon dropped as replays; the XDP program's
+    /// are likewise in [`Snapshot::xdp_counters`].
     pub replayed: u64,
     /// Adverts the daemon could not decode or whose checksum failed.
     pub malformed: u64,
@@ -251,8 +260,9 @@ pub struct InterfaceStatus {
     /// The XDP attach mode ("driver", "skb", …), None when the XDP program
     /// is not attached.
     pub xdp_mode: Option<String>,
-    /// The XDP program's counters by name ([`xdp_counter_map`]), None when
-    /// it is not attached or they could not be read.
+    /// This interface's own XDP counters by name, for a program that
+    /// counts per interface. None otherwise: today's program counts all
+    /// its interfaces together, in [`Snapshot::xdp_counters`].
     pub xdp_counters: Option<BTreeMap<String, u64>>,
 }
 
@@ -283,7 +293,7 @@ impl XdpVerdict {
 /// Reads one of the XDP program's counters.
 type ReadXdpCounter = fn(&XdpCounters) -> u64;
 
-/// Every XDP counter: its name in [`InterfaceStatus::xdp_counters`], what
+/// Every XDP counter: its name in [`Snapshot::xdp_counters`], what
 /// the program did with the frames it counts, and how to read it.
 const XDP_COUNTERS: [(&str, XdpVerdict, ReadXdpCounter); 16] = [
     ("not_carp", XdpVerdict::Pass, |c| c.not_carp),
@@ -304,7 +314,7 @@ const XDP_COUNTERS: [(&str, XdpVerdict, ReadXdpCounter); 16] = [
     ("replayed", XdpVerdict::Drop, |c| c.replayed),
 ];
 
-/// The XDP program's counters by name, for [`InterfaceStatus::xdp_counters`].
+/// The XDP program's counters by name, for [`Snapshot::xdp_counters`].
 #[must_use]
 pub fn xdp_counter_map(counters: &XdpCounters) -> BTreeMap<String, u64> {
     XDP_COUNTERS

@@ -96,6 +96,7 @@ fn sample_snapshot() -> Snapshot {
                 ifindex: 2,
                 running: true,
                 xdp_mode: Some("driver".to_owned()),
+                // As a program counting per interface would report it.
                 xdp_counters: Some(xdp_counter_map(&xdp)),
             },
             InterfaceStatus {
@@ -106,6 +107,10 @@ fn sample_snapshot() -> Snapshot {
                 xdp_counters: None,
             },
         ],
+        xdp_counters: Some(xdp_counter_map(&XdpCounters {
+            not_carp: 20_000,
+            ..xdp
+        })),
     }
 }
 
@@ -194,27 +199,29 @@ fn text_shows_transitions_scripts_and_xdp_drops() {
         .lines()
         .find(|l| l.starts_with("eth0 "))
         .expect("eth0 row");
-    let cols: Vec<&str> = eth0.split_whitespace().collect();
-    // name, ifindex, link, xdp mode, to daemon, passed, dropped, reasons…
     assert_eq!(
-        cols,
-        [
-            "eth0",
-            "2",
-            "running",
-            "driver",
-            "120",
-            "9012",
-            "5",
-            "bad_digest=3",
-            "replayed=2"
-        ]
+        eth0.split_whitespace().collect::<Vec<_>>(),
+        ["eth0", "2", "running", "driver"]
     );
     let eth1 = text.lines().find(|l| l.starts_with("eth1 ")).unwrap();
     assert_eq!(
         eth1.split_whitespace().collect::<Vec<_>>(),
-        ["eth1", "3", "down", "-", "-", "-", "-"]
+        ["eth1", "3", "down", "-"]
     );
+    assert!(
+        text.contains(
+            "XDP program, all interfaces: 120 to the daemon, 20012 passed, 5 dropped: \
+             bad_digest=3 replayed=2\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "XDP on eth0: 120 to the daemon, 9012 passed, 5 dropped: bad_digest=3 replayed=2\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("XDP on eth1"), "{text}");
 }
 
 #[test]
@@ -286,6 +293,7 @@ fn json_uses_the_documented_shape() {
         serde_json::Value::Null
     );
     assert_eq!(json["interfaces"][0]["xdp_counters"]["bad_digest"], 3);
+    assert_eq!(json["xdp_counters"]["not_carp"], 20_000);
     assert_eq!(json["interfaces"][1]["xdp_mode"], serde_json::Value::Null);
 }
 
@@ -476,7 +484,12 @@ fn prometheus_output_is_well_formed() {
     }
     for sample in &samples {
         assert!(is_xcarp_name(&sample.name));
-        if sample.name != "xcarp_build_info" && sample.name != "xcarp_start_time_seconds" {
+        let global = [
+            "xcarp_build_info",
+            "xcarp_start_time_seconds",
+            "xcarp_xdp_frames_total",
+        ];
+        if !global.contains(&sample.name.as_str()) {
             assert!(
                 sample.labels.contains_key("interface"),
                 "{} without interface label",
@@ -623,11 +636,7 @@ fn prometheus_covers_the_documented_metrics() {
         value(
             &samples,
             "xcarp_xdp_frames_total",
-            &[
-                ("interface", "eth0"),
-                ("verdict", "drop"),
-                ("reason", "bad_digest")
-            ]
+            &[("verdict", "drop"), ("reason", "bad_digest")]
         ),
         3.0
     );
@@ -635,17 +644,46 @@ fn prometheus_covers_the_documented_metrics() {
         value(
             &samples,
             "xcarp_xdp_frames_total",
-            &[
-                ("interface", "eth0"),
-                ("verdict", "to_daemon"),
-                ("reason", "accepted")
-            ]
+            &[("verdict", "pass"), ("reason", "not_carp")]
+        ),
+        20_000.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_xdp_frames_total",
+            &[("verdict", "to_daemon"), ("reason", "accepted")]
         ),
         120.0
     );
+    assert_eq!(
+        samples
+            .iter()
+            .filter(|s| s.name == "xcarp_xdp_frames_total")
+            .count(),
+        16,
+        "one series per kernel counter"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_xdp_interface_frames_total",
+            &[
+                ("interface", "eth0"),
+                ("verdict", "pass"),
+                ("reason", "not_carp")
+            ]
+        ),
+        9000.0
+    );
     assert!(
-        find(&samples, "xcarp_xdp_frames_total", &[("interface", "eth1")]).is_none(),
-        "no XDP counters without the XDP program"
+        find(
+            &samples,
+            "xcarp_xdp_interface_frames_total",
+            &[("interface", "eth1")]
+        )
+        .is_none(),
+        "no per-interface series without per-interface counters"
     );
     assert_eq!(
         value(
@@ -692,6 +730,7 @@ fn prometheus_covers_the_documented_metrics() {
         "xcarp_interface_running",
         "xcarp_xdp_attached",
         "xcarp_xdp_frames_total",
+        "xcarp_xdp_interface_frames_total",
     ]
     .into_iter()
     .collect();
