@@ -16,5 +16,6 @@ pub mod daemon;
 pub mod engine;
 pub mod replay;
 pub mod severity;
+pub mod status;
 pub mod wire;
 pub mod xdp;
