@@ -1,7 +1,8 @@
 //! `xcarp`: the daemon's entry point. Parses the ucarp-compatible command
 //! line (or a configuration file), daemonizes before any thread exists, then
 //! runs the daemon on a single-threaded tokio runtime. Also the
-//! `check-config` and `import-ucarp` subcommands, which run no daemon.
+//! `check-config`, `import-ucarp` and `status` subcommands, which run no
+//! daemon.
 use std::{fs::File, io::Read as _, path::Path, process::ExitCode};
 
 use anyhow::Context as _;
@@ -18,7 +19,12 @@ const EXIT_USAGE: u8 = 1;
 const EXIT_RUNTIME: u8 = 2;
 
 fn main() -> ExitCode {
-    let settings = match cli::parse(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `xcarp status …` asks a running daemon; it starts none.
+    if args.get(1).is_some_and(|word| word == "status") {
+        return xcarp::status::status_command(&args[2..]);
+    }
+    let settings = match cli::parse(args) {
         Ok(Parsed::Run(settings)) => *settings,
         Ok(Parsed::CheckConfig(path)) => return check_config(&path),
         Ok(Parsed::ImportUcarp { dir, output }) => return import(&dir, output.as_deref()),

@@ -205,6 +205,8 @@ pub struct Instance {
     pub last_transition: Option<Transition>,
     /// Source and arrival of the last authentic advert.
     pub last_heard: Option<(Ipv4Addr, Instant)>,
+    /// The last script run: which, how it ended, when.
+    pub last_script: Option<(Script, super::scripts::ScriptOutcome, SystemTime)>,
     bad_digest_log: RateLimited,
     malformed_log: RateLimited,
     disagreement_log: RateLimited,
@@ -245,6 +247,7 @@ impl Instance {
             state_since: SystemTime::now(),
             last_transition: None,
             last_heard: None,
+            last_script: None,
             bad_digest_log: RateLimited::new(Duration::from_secs(1)),
             malformed_log: RateLimited::new(Duration::from_secs(1)),
             disagreement_log: RateLimited::new(Duration::from_secs(1)),
@@ -430,7 +433,74 @@ impl Instance {
                 self.stats.script_failures += 1;
             }
         }
+        if *outcome != ScriptOutcome::Skipped {
+            self.last_script = Some((script, outcome.clone(), SystemTime::now()));
+        }
         self.feed(now, Event::ScriptFinished(script), out);
+    }
+
+    /// The instance as `xcarp status` and the metrics show it.
+    pub fn status(&self, rx_path: crate::status::RxPath) -> crate::status::InstanceStatus {
+        use crate::status::{
+            InstanceCounters, InstanceStatus, ScriptStatus, ScriptWhich, TransitionInfo,
+            current_master, unix_ms,
+        };
+        let state = self.engine.state();
+        let s = &self.stats;
+        InstanceStatus {
+            name: self.spec.name.clone(),
+            interface: self.spec.interface.clone(),
+            vlan: self.spec.vlan,
+            vhid: self.spec.vhid,
+            addresses: self.spec.addrs(),
+            state: state.into(),
+            master: current_master(
+                state,
+                self.spec.srcip,
+                self.last_heard.map(|(src, at)| (src, at.elapsed())),
+                self.engine.master_down_interval(),
+            ),
+            advbase: self.spec.advbase,
+            advskew: self.spec.advskew,
+            advert_interval_ms: millis(self.engine.advert_interval()),
+            master_down_ms: millis(self.engine.master_down_interval()),
+            state_since_unix_ms: unix_ms(self.state_since),
+            last_transition: self.last_transition.as_ref().map(|t| TransitionInfo {
+                at_unix_ms: unix_ms(t.at),
+                from: t.from.into(),
+                to: t.to.into(),
+                reason: t.reason.clone(),
+            }),
+            counters: InstanceCounters {
+                adverts_sent: s.adverts_sent,
+                adverts_received: s.adverts_received,
+                send_errors: s.send_errors,
+                bad_digest: s.bad_digest,
+                replayed: s.replayed,
+                malformed: s.malformed,
+                became_master: s.became_master,
+                released_master: s.released_master,
+                script_runs: s.script_runs,
+                script_failures: s.script_failures,
+                script_timeouts: s.script_timeouts,
+            },
+            last_script: self.last_script.as_ref().map(|(script, outcome, at)| {
+                use super::scripts::ScriptOutcome;
+                ScriptStatus {
+                    which: match script {
+                        Script::Up => ScriptWhich::Up,
+                        Script::Down => ScriptWhich::Down,
+                    },
+                    exit: match outcome {
+                        ScriptOutcome::Exited(code) => *code,
+                        _ => None,
+                    },
+                    timed_out: *outcome == ScriptOutcome::TimedOut,
+                    at_unix_ms: unix_ms(*at),
+                }
+            }),
+            rx_path,
+        }
     }
 
     /// Gives the engine an event and carries out the actions it returns,
@@ -572,4 +642,8 @@ impl Instance {
             s.kernel_disagreements,
         );
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

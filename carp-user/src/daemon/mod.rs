@@ -188,6 +188,10 @@ pub struct Options {
     /// With a configuration file: what SIGHUP re-reads. Without one, SIGHUP
     /// ends the daemon, as in ucarp.
     pub reload: Option<Reload>,
+    /// Where `xcarp status` asks (root-only socket, docs/status.md).
+    pub status_socket: Option<std::path::PathBuf>,
+    /// Where the Prometheus endpoint listens; None: no metrics.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the instances of `settings` until a signal or a fatal error. With
@@ -195,7 +199,16 @@ pub struct Options {
 pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let global = settings.global.clone();
     let instances = instance_specs(settings)?;
+    // With a configuration file the process serves all its instances, and
+    // says so on its status socket. The command line keeps ucarp's one
+    // process per VIP, often several on one host: no shared socket there.
+    let status_socket = global
+        .config_file
+        .is_some()
+        .then(|| global.status_socket.clone());
+    let metrics_listen = global.metrics_listen;
     let reload: Option<Reload> = global.config_file.clone().map(|path| {
+        let global = global.clone();
         Box::new(move || {
             let settings = crate::config::file::load(&path).map_err(|e| e.to_string())?;
             for warning in &settings.warnings {
@@ -217,7 +230,15 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
             instance_specs(settings).map_err(|e| e.to_string())
         }) as Reload
     });
-    run_instances(instances, Options { reload }).await
+    run_instances(
+        instances,
+        Options {
+            reload,
+            status_socket,
+            metrics_listen,
+        },
+    )
+    .await
 }
 
 /// The daemon's view of each configured instance, with its password.
@@ -300,6 +321,9 @@ pub async fn run_instances(
     let (script_reports, script_outcomes) = mpsc::unbounded_channel();
     let (frames_tx, frames) = mpsc::unbounded_channel();
     let (links_tx, link_events) = mpsc::unbounded_channel();
+    // Bound before anything starts, so that a taken socket or address stops
+    // the start with an error that names it.
+    let status = start_status_servers(&options).await?;
     let mut daemon = Daemon {
         epoch: Instant::now(),
         links: BTreeMap::new(),
@@ -319,6 +343,9 @@ pub async fn run_instances(
         },
         reload: options.reload,
         retiring: Vec::new(),
+        status,
+        started_unix_ms: crate::status::unix_ms_now(),
+        published_transitions: u64::MAX,
     };
     for (spec, password) in instances {
         if let Err(e) = daemon.add_instance(spec, &password).await {
@@ -326,6 +353,9 @@ pub async fn run_instances(
             return daemon.stop(Err(e)).await;
         }
     }
+    daemon.publish_status();
+    // Every XDP attachment is in place: ready (systemd Type=notify).
+    notify(&[sd_notify::NotifyState::Ready]);
     let result = daemon
         .event_loop(frames, link_events, script_outcomes)
         .await;
@@ -394,6 +424,11 @@ struct Daemon {
     reload: Option<Reload>,
     /// Script runners of removed instances, finishing their last scripts.
     retiring: Vec<tokio::task::JoinHandle<()>>,
+    /// What `xcarp status` and the metrics read; None when neither serves.
+    status: Option<tokio::sync::watch::Sender<crate::status::Snapshot>>,
+    started_unix_ms: u64,
+    /// Transitions (all instances) when the snapshot was last published.
+    published_transitions: u64,
 }
 
 impl Daemon {
@@ -610,7 +645,10 @@ impl Daemon {
         let mut kernel_drops = tokio::time::interval(Duration::from_secs(1));
         kernel_drops.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
+        let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+        status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.publish_status_on_transition();
             let next = self
                 .instances
                 .values()
@@ -629,6 +667,7 @@ impl Daemon {
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
                 _ = kernel_drops.tick(), if self.attachment.is_some() => self.report_kernel_drops(),
+                _ = status_tick.tick(), if self.status.is_some() => self.publish_status(),
                 Some((id, script, outcome)) = script_outcomes.recv() => {
                     let now = self.now();
                     if let Some(instance) = self.instances.get_mut(&id)
@@ -659,7 +698,10 @@ impl Daemon {
                     if self.reload.is_none() {
                         return Ok(Stop::Signal);
                     }
+                    notify(&[sd_notify::NotifyState::Reloading]);
                     self.reload().await;
+                    self.publish_status();
+                    notify(&[sd_notify::NotifyState::Ready]);
                 }
             }
         }
@@ -718,6 +760,62 @@ impl Daemon {
             self.drop_link(ifindex);
         }
         tracing::info!("reloaded: {kept} instance(s) kept, {removed} stopped, {added} started");
+    }
+
+    /// Publishes a fresh snapshot for `xcarp status` and the metrics.
+    fn publish_status(&mut self) {
+        let Some(status) = &self.status else {
+            return;
+        };
+        use crate::status::{InterfaceStatus, RxPath as StatusRx, Snapshot, xdp_counter_map};
+        let mut snapshot = Snapshot::for_this_process(self.started_unix_ms);
+        snapshot.instances = self
+            .instances
+            .values()
+            .map(|i| {
+                i.status(match i.rx {
+                    RxPath::Xdp { .. } => StatusRx::Xdp,
+                    RxPath::Socket(_) => StatusRx::Socket,
+                })
+            })
+            .collect();
+        snapshot.interfaces = self
+            .links
+            .values()
+            .map(|l| InterfaceStatus {
+                name: l.interface.name.clone(),
+                ifindex: l.interface.index,
+                running: l.running,
+                xdp_mode: self
+                    .attachment
+                    .as_ref()
+                    .and_then(|a| a.mode_on(l.interface.index))
+                    .filter(|_| l.xdp)
+                    .map(str::to_owned),
+                xdp_counters: None,
+            })
+            .collect();
+        snapshot.xdp_counters = self
+            .attachment
+            .as_ref()
+            .and_then(|a| a.counters().ok())
+            .map(|c| xdp_counter_map(&c));
+        status.send_replace(snapshot);
+        self.published_transitions = self.transitions();
+    }
+
+    fn transitions(&self) -> u64 {
+        self.instances
+            .values()
+            .map(|i| i.stats.became_master + i.stats.released_master)
+            .sum()
+    }
+
+    /// A state change shows in the status at once, not at the next tick.
+    fn publish_status_on_transition(&mut self) {
+        if self.status.is_some() && self.transitions() != self.published_transitions {
+            self.publish_status();
+        }
     }
 
     fn instance_output(&mut self, id: u64) -> Option<(&mut Instance, Output<'_>)> {
@@ -911,6 +1009,7 @@ impl Daemon {
     /// meaning (see [`releases_vip_on_exit`]). The XDP program is detached
     /// when the attachment is dropped, after every script has finished.
     async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
+        notify(&[sd_notify::NotifyState::Stopping]);
         let gone = matches!(result, Ok(Stop::InterfaceGone));
         let now = self.now();
         for instance in self.instances.values_mut() {
@@ -951,10 +1050,57 @@ impl Daemon {
         }
         drop(self.ring.take());
         drop(self.attachment.take());
+        // Stops the status and metrics servers (the socket file goes).
+        drop(self.status.take());
         if gone {
             return Err(DaemonError::InterfaceGone(gone_name));
         }
         result.map(|_| ())
+    }
+}
+
+/// Binds the status socket and the metrics endpoint that `options` asks
+/// for and serves them from one snapshot channel.
+async fn start_status_servers(
+    options: &Options,
+) -> Result<Option<tokio::sync::watch::Sender<crate::status::Snapshot>>, DaemonError> {
+    use crate::status::{MetricsServer, Snapshot, SocketAccess, StatusServer};
+    if options.status_socket.is_none() && options.metrics_listen.is_none() {
+        return Ok(None);
+    }
+    let (tx, rx) =
+        tokio::sync::watch::channel(Snapshot::for_this_process(crate::status::unix_ms_now()));
+    let status_err = |e: crate::status::ServeError| DaemonError::Config(e.to_string());
+    if let Some(path) = &options.status_socket {
+        let server = StatusServer::bind(path, SocketAccess::ROOT_ONLY)
+            .await
+            .map_err(status_err)?;
+        tracing::info!("status: xcarp status answers on {}", path.display());
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(rx).await {
+                tracing::error!("status socket: {e}");
+            }
+        });
+    }
+    if let Some(addr) = options.metrics_listen {
+        let server = MetricsServer::bind(addr).await.map_err(status_err)?;
+        tracing::info!("metrics: http://{addr}/metrics");
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(rx).await {
+                tracing::error!("metrics endpoint: {e}");
+            }
+        });
+    }
+    Ok(Some(tx))
+}
+
+/// Tells systemd (Type=notify) how the service is doing; nothing without
+/// NOTIFY_SOCKET.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::debug!("sd_notify: {e}");
     }
 }
 
