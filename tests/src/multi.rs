@@ -56,6 +56,8 @@ pub fn vip(n: u8) -> Ipv4Addr {
 /// scripts) on drop; its log is printed if the test is failing.
 pub struct ConfigDaemon {
     pub label: String,
+    /// The xcarp binary (also the `xcarp status` client).
+    pub binary: PathBuf,
     pub ns: String,
     pub addr: Ipv4Addr,
     pub log: Log,
@@ -67,9 +69,15 @@ impl ConfigDaemon {
     /// Writes the configuration for `instances` on `host` and starts xcarp
     /// with it.
     pub fn start(host: &Host, instances: &[InstanceConf]) -> Self {
+        Self::start_binary(host, &xcarp_bin(), instances)
+    }
+
+    /// [`ConfigDaemon::start`] with an explicit binary.
+    pub fn start_binary(host: &Host, binary: &std::path::Path, instances: &[InstanceConf]) -> Self {
         let dir = TempDir::new("cfg");
         let daemon = Self {
             label: format!("xcarp --config @{}", host.addr),
+            binary: binary.to_path_buf(),
             ns: host.ns.name.clone(),
             addr: host.addr,
             log: Log::default(),
@@ -175,7 +183,7 @@ impl ConfigDaemon {
     fn spawn(&mut self) {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns])
-            .arg(xcarp_bin())
+            .arg(&self.binary)
             .arg("--config")
             .arg(self.config_path())
             .stdin(Stdio::null())
@@ -197,6 +205,10 @@ impl ConfigDaemon {
         self.spawn();
     }
 
+    pub fn pid(&self) -> Option<i32> {
+        self.process.as_ref().map(ProcessGuard::pid)
+    }
+
     pub fn signal(&self, signal: i32) {
         if let Some(p) = &self.process {
             p.signal(signal);
@@ -213,7 +225,7 @@ impl ConfigDaemon {
 
     /// `xcarp status --json`, parsed; None while the daemon does not answer.
     pub fn status(&self) -> Option<serde_json::Value> {
-        let out = Command::new(xcarp_bin())
+        let out = Command::new(&self.binary)
             .args(["status", "--json", "--socket"])
             .arg(self.socket_path())
             .output()
@@ -227,7 +239,7 @@ impl ConfigDaemon {
     /// `xcarp status` with another format (`--prometheus`, or none for the
     /// table).
     pub fn status_text(&self, format: Option<&str>) -> String {
-        let mut cmd = Command::new(xcarp_bin());
+        let mut cmd = Command::new(&self.binary);
         cmd.arg("status");
         if let Some(f) = format {
             cmd.arg(f);

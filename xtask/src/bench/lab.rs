@@ -18,7 +18,7 @@ use xcarp_tests::{
 };
 
 use super::{
-    report::{FailoverRep, FailoverRun, FloodKind, FloodPoint, FloodTakeover, Memory},
+    report::{FailoverRep, FailoverRun, FloodKind, FloodPoint, FloodTakeover, ManyVhids, Memory},
     stats,
 };
 
@@ -639,4 +639,124 @@ mod tests {
         // Own-VHID windows cover a master-down interval (3 s).
         assert!(quick.own_window > Duration::from_secs(3));
     }
+}
+
+/// How many VHIDs the many-instances comparison runs on one interface.
+pub const MANY_VHIDS: u8 = 255;
+
+/// Every VHID 1..=255 on one interface of one host, all MASTER: one xcarp
+/// serving them all from a configuration file, then 255 ucarp processes
+/// (one per VHID, as ucarp runs them), each measured over `window` once
+/// every instance is MASTER: memory (RSS, and PSS, which shares the common
+/// pages of the 255 processes out fairly) and CPU.
+pub fn many_vhids(
+    xcarp: &Path,
+    ucarp: &Path,
+    window: Duration,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<ManyVhids> {
+    use xcarp_tests::multi::{ConfigDaemon, InstanceConf, vip};
+    let lan = Lan::with_hosts(1);
+    let host = &lan.hosts[0];
+    let instances: Vec<InstanceConf> = (1..=MANY_VHIDS)
+        .map(|v| InstanceConf::new(v, vip(v), 0))
+        .collect();
+    let all: Vec<u8> = (1..=MANY_VHIDS).collect();
+    let daemon = ConfigDaemon::start_binary(host, xcarp, &instances);
+    anyhow::ensure!(
+        daemon.wait_masters(&all, Duration::from_secs(40)),
+        "xcarp: not every one of the {MANY_VHIDS} VHIDs became MASTER (masters: {})\n{}",
+        daemon.masters().len(),
+        daemon.log.text()
+    );
+    let pid = daemon
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("xcarp is not running"))?;
+    thread::sleep(Duration::from_secs(2));
+    let (xcarp_cpu_pct, xcarp_mem) = idle_cost(&[pid], window);
+    progress(&format!(
+        "xcarp {MANY_VHIDS} VHIDs, one process: CPU {xcarp_cpu_pct:.2} % of a core, RSS {:.1} MB, PSS {:.1} MB",
+        kb_mb(xcarp_mem.rss_kb),
+        kb_mb(xcarp_mem.pss_kb)
+    ));
+    drop(daemon);
+
+    let mut nodes: Vec<Node> = (1..=MANY_VHIDS)
+        .map(|v| {
+            Node::start_binary(
+                host,
+                Impl::Ucarp,
+                ucarp.to_path_buf(),
+                CarpOpts {
+                    vhid: v,
+                    vip: vip(v),
+                    ..CarpOpts::default()
+                },
+            )
+        })
+        .collect();
+    let elected = xcarp_tests::wait_until(Duration::from_secs(60), || {
+        nodes.iter().all(|n| n.state() == Some(State::Master))
+    });
+    anyhow::ensure!(
+        elected,
+        "ucarp: not every one of the {MANY_VHIDS} processes became MASTER ({} did)",
+        nodes
+            .iter()
+            .filter(|n| n.state() == Some(State::Master))
+            .count()
+    );
+    thread::sleep(Duration::from_secs(2));
+    let pids: Vec<i32> = nodes.iter_mut().map(|n| n.pid()).collect();
+    let (ucarp_cpu_pct, ucarp_mem) = idle_cost(&pids, window);
+    progress(&format!(
+        "ucarp {MANY_VHIDS} VHIDs, {} processes: CPU {ucarp_cpu_pct:.2} % of a core, RSS {:.1} MB, PSS {:.1} MB",
+        pids.len(),
+        kb_mb(ucarp_mem.rss_kb),
+        kb_mb(ucarp_mem.pss_kb)
+    ));
+    drop(nodes);
+    Ok(ManyVhids {
+        vhids: MANY_VHIDS,
+        window_s: window.as_secs_f64(),
+        xcarp_cpu_pct,
+        xcarp_rss_kb: xcarp_mem.rss_kb,
+        xcarp_pss_kb: xcarp_mem.pss_kb,
+        ucarp_processes: pids.len(),
+        ucarp_cpu_pct,
+        ucarp_rss_kb: ucarp_mem.rss_kb,
+        ucarp_pss_kb: ucarp_mem.pss_kb,
+    })
+}
+
+/// Memory of a set of processes, summed.
+#[derive(Clone, Copy, Default)]
+struct MemorySum {
+    rss_kb: u64,
+    pss_kb: u64,
+}
+
+/// CPU of `pids` over `window` (% of one core, summed) and their memory at
+/// its end.
+fn idle_cost(pids: &[i32], window: Duration) -> (f64, MemorySum) {
+    let before: u64 = pids.iter().map(|p| cpu_sample(*p).sched_ns).sum();
+    let t0 = Instant::now();
+    thread::sleep(window);
+    let after: u64 = pids.iter().map(|p| cpu_sample(*p).sched_ns).sum();
+    #[allow(clippy::cast_precision_loss)]
+    let pct = after.saturating_sub(before) as f64 / t0.elapsed().as_nanos() as f64 * 100.0;
+    let mut mem = MemorySum::default();
+    for pid in pids {
+        mem.rss_kb += status_kb(*pid, "VmRSS").unwrap_or(0);
+        mem.pss_kb += std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .ok()
+            .and_then(|s| stats::status_kb(&s, "Pss"))
+            .unwrap_or(0);
+    }
+    (pct, mem)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn kb_mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
 }

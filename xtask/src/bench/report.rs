@@ -226,11 +226,28 @@ pub struct FloodTakeover {
     pub took_s: Option<f64>,
 }
 
+/// Every VHID on one interface: one xcarp against one ucarp per VHID.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ManyVhids {
+    pub vhids: u8,
+    pub window_s: f64,
+    /// % of one core over the window, every instance MASTER.
+    pub xcarp_cpu_pct: f64,
+    pub xcarp_rss_kb: u64,
+    pub xcarp_pss_kb: u64,
+    pub ucarp_processes: usize,
+    /// Summed over the processes.
+    pub ucarp_cpu_pct: f64,
+    pub ucarp_rss_kb: u64,
+    pub ucarp_pss_kb: u64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Report {
     pub machine: Machine,
     pub floods: Vec<FloodPoint>,
     pub flood_takeovers: Vec<FloodTakeover>,
+    pub many_vhids: Option<ManyVhids>,
     pub failovers: Vec<FailoverRun>,
     pub memory: Vec<Memory>,
     pub micro: Option<Micro>,
@@ -469,6 +486,32 @@ impl Report {
             );
             let pass = row.xcarp.map(|x| x <= mb(RSS_TARGET_KB));
             rows.push(row.target("≤ 8 MB", pass));
+        }
+        if let Some(m) = &self.many_vhids {
+            #[allow(clippy::cast_precision_loss)]
+            let mb = |kb: u64| kb as f64 / 1024.0;
+            let what = format!(
+                "{} VHIDs on one interface, all MASTER: one xcarp vs {} ucarp processes",
+                m.vhids, m.ucarp_processes
+            );
+            rows.push(Row::new(
+                format!("{what}, CPU"),
+                "% core",
+                Some(m.xcarp_cpu_pct),
+                Some(m.ucarp_cpu_pct),
+            ));
+            rows.push(Row::new(
+                format!("{what}, RSS (summed)"),
+                "MB",
+                Some(mb(m.xcarp_rss_kb)),
+                Some(mb(m.ucarp_rss_kb)),
+            ));
+            rows.push(Row::new(
+                format!("{what}, PSS (summed)"),
+                "MB",
+                Some(mb(m.xcarp_pss_kb)),
+                Some(mb(m.ucarp_pss_kb)),
+            ));
         }
         let worst = self.micro.as_ref().and_then(|m| m.worst_not_carp);
         rows.push(
