@@ -58,6 +58,7 @@ pub struct ConfigDaemon {
     pub label: String,
     /// The xcarp binary (also the `xcarp status` client).
     pub binary: PathBuf,
+    env: Vec<(String, String)>,
     pub ns: String,
     pub addr: Ipv4Addr,
     pub log: Log,
@@ -74,10 +75,25 @@ impl ConfigDaemon {
 
     /// [`ConfigDaemon::start`] with an explicit binary.
     pub fn start_binary(host: &Host, binary: &std::path::Path, instances: &[InstanceConf]) -> Self {
+        Self::start_with_env(host, binary, instances, &[])
+    }
+
+    /// [`ConfigDaemon::start_binary`] with environment variables for the
+    /// daemon (NOTIFY_SOCKET, say).
+    pub fn start_with_env(
+        host: &Host,
+        binary: &std::path::Path,
+        instances: &[InstanceConf],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = TempDir::new("cfg");
         let daemon = Self {
             label: format!("xcarp --config @{}", host.addr),
             binary: binary.to_path_buf(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             ns: host.ns.name.clone(),
             addr: host.addr,
             log: Log::default(),
@@ -183,6 +199,8 @@ impl ConfigDaemon {
     fn spawn(&mut self) {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns])
+            .arg("env")
+            .args(self.env.iter().map(|(k, v)| format!("{k}={v}")))
             .arg(&self.binary)
             .arg("--config")
             .arg(self.config_path())
