@@ -592,7 +592,7 @@ impl Daemon {
             // the first one holds the XDP slot and passes other VHIDs on.
             Err(e) if mode == AttachMode::Auto && xdp_slot_taken(&e) => {
                 tracing::warn!(
-                    "XDP is already in use on {name} (another xcarp?): receiving its adverts through socket filters instead"
+                    "XDP is already in use on {name} (another xcarp?): receiving adverts there through a socket filter instead"
                 );
                 let _ = ifindex;
                 Ok(false)
