@@ -19,7 +19,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail, ensure};
-use xcarp_tests::{ALLOW_SKIP, TALLY, cleanup, skips_allowed};
+use xcarp_tests::{ALLOW_SKIP, STRICT, TALLY, cleanup, skips_allowed};
 
 use crate::{bootstrap, build};
 
@@ -87,7 +87,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&tally_path);
     let mut cmd = build::cargo();
     // --no-fail-fast: one failing test binary must not hide the others.
+    // Strict: a test that cannot run here fails (docs/testing.md).
     cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .env(STRICT, "1")
         .env("XCARP_BIN", &built.binary)
         .env("XCARP_EBPF_OBJECT", &built.object)
         .env(TALLY, &tally_path)
