@@ -9,6 +9,7 @@ mod build;
 mod demo;
 mod fuzz;
 mod pcap;
+mod step;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -69,8 +70,25 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The command's name on the command line, and of its log.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::BuildEbpf => "build-ebpf",
+            Self::Run { .. } => "run",
+            Self::Demo { .. } => "demo",
+            Self::Test { .. } => "test",
+            Self::Fuzz => "fuzz",
+            Self::Bench { .. } => "bench",
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    step::start(command.name())?;
+    match command {
         Command::Setup => {
             bootstrap::ebpf_toolchain()?;
             bootstrap::cargo_fuzz()?;
