@@ -20,7 +20,9 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// The toolchain that compiles the eBPF crate.
 pub const EBPF_TOOLCHAIN: &str = "nightly";
 
-/// Debian packages the namespace, interop and benchmark tests call.
+/// Debian packages the namespace, interop and benchmark tests call, and
+/// those the package test and `cargo xtask package` use (man-db to read the
+/// man page, dpkg-dev for dpkg-shlibdeps).
 /// (binary to look for, package that provides it)
 const TEST_PACKAGES: &[(&str, &str)] = &[
     ("ucarp", "ucarp"),
@@ -32,6 +34,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("bpftool", "bpftool"),
     ("ping", "iputils-ping"),
     ("arping", "arping"),
+    ("man", "man-db"),
+    ("dpkg-shlibdeps", "dpkg-dev"),
 ];
 
 pub fn workspace_root() -> PathBuf {

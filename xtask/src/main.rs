@@ -8,6 +8,7 @@ mod bootstrap;
 mod build;
 mod demo;
 mod fuzz;
+mod package;
 mod pcap;
 mod step;
 mod test;
@@ -55,6 +56,11 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build the Debian package (target/debian/xcarp_<version>_<arch>.deb):
+    /// xcarp (release) in /usr/sbin, its man page and bash/zsh/fish
+    /// completions generated from its command line, the systemd unit
+    /// xcarp@.service, and the README's example scripts.
+    Package,
     /// Build the fuzz targets of carp-user/fuzz and fuzz each briefly
     /// (90 s in all); a crash fails with the input that reproduces it. Also
     /// a step of `test`. Needs root (one target runs the XDP program).
@@ -81,6 +87,7 @@ impl Command {
             Self::Test { .. } => "test",
             Self::Fuzz => "fuzz",
             Self::Bench { .. } => "bench",
+            Self::Package => "package",
         }
     }
 }
@@ -111,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test { args } => test::run(&args),
         Command::Fuzz => fuzz::short_pass(),
         Command::Bench { quick } => bench::run(quick),
+        Command::Package => package::run(),
         Command::Demo { with, xcarp } => demo::run(with, xcarp),
     }
 }

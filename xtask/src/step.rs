@@ -3,7 +3,7 @@
 //! Every `cargo xtask` command opens `target/xtask-logs/<command>.log`
 //! ([`start`]) and says so in one line. A step ([`run`]) prints
 //! `label… done (2m40s)`; whatever the commands it runs print goes to the
-//! log ([`exec`], [`log_stdio`]). When a step fails, its part of
+//! log ([`exec`], [`output`], [`log_stdio`]). When a step fails, its part of
 //! the log is printed in full, then its error.
 //!
 //! Steps nest: a step run inside another (the toolchain check inside a
@@ -221,6 +221,24 @@ pub fn exec(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` and returns its stdout; its stderr goes to the log. Fails on a
+/// non-zero exit, naming the command.
+pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
+    note(&format!("$ {}", shown(cmd)));
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(log_stdio())
+        .output()
+        .with_context(|| format!("cannot start {}", shown(cmd)))?;
+    ensure!(
+        out.status.success(),
+        "{} failed: {}",
+        shown(cmd),
+        out.status
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// `program arg…`, for messages.
 pub fn shown(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
@@ -253,7 +271,10 @@ mod tests {
         let log = test_log("quiet");
         let mut out = Vec::new();
         run_to(&mut out, "counting to 200", || {
-            exec(Command::new("sh").args(["-c", "seq 100; seq 100 >&2; echo noise >&2"]))
+            exec(Command::new("sh").args(["-c", "seq 100; seq 100 >&2"]))?;
+            let text = output(Command::new("sh").args(["-c", "echo result; echo noise >&2"]))?;
+            assert_eq!(text, "result\n");
+            Ok(())
         })
         .unwrap();
         assert_eq!(printed(out), "counting to 200… done\n");

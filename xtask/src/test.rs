@@ -76,15 +76,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     // kernel tests and the fuzz pass load), built before any test starts.
     let built = build::build(build::Profile::Dev, &["--bin", "xcarp"])?;
     crate::fuzz::pass(&built.object)?;
+    // The package test installs what `cargo xtask package` builds.
+    let deb = crate::package::build()?;
     for name in cleanup::sweep_stale() {
         println!("removed stale test namespace {name}");
     }
     let tally_path = std::env::temp_dir().join(format!("xcarp-test-tally-{}", std::process::id()));
     let _ = std::fs::remove_file(&tally_path);
     step::run("building the tests", || {
-        step::exec(test_command(&built, &tally_path).arg("--no-run"))
+        step::exec(test_command(&built, &deb, &tally_path).arg("--no-run"))
     })?;
-    let mut cmd = test_command(&built, &tally_path);
+    let mut cmd = test_command(&built, &deb, &tally_path);
     cmd.stdout(Stdio::piped())
         // A group of its own, so that stopping it reaches cargo and every
         // test binary, and the terminal's Ctrl-C reaches only this process,
@@ -146,14 +148,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// `cargo test` of the whole workspace, strict (no test passes by
 /// skipping, docs/testing.md), with what the tests drive: the xcarp binary,
-/// its XDP object, and the tally file.
-fn test_command(built: &build::Built, tally: &Path) -> std::process::Command {
+/// its XDP object, the package, and the tally file.
+fn test_command(built: &build::Built, deb: &Path, tally: &Path) -> std::process::Command {
     let mut cmd = build::cargo();
     // --no-fail-fast: one failing test binary must not hide the others.
     cmd.args(["test", "--workspace", "--no-fail-fast"])
         .env(STRICT, "1")
         .env("XCARP_BIN", &built.binary)
         .env("XCARP_EBPF_OBJECT", &built.object)
+        .env("XCARP_DEB", deb)
         .env(TALLY, tally);
     cmd
 }
@@ -317,12 +320,12 @@ mod tests {
     /// The suite runs strict (a test that cannot run fails, docs/testing.md)
     /// and gets what the tests drive.
     #[test]
-    fn the_test_run_is_strict_and_gets_the_binary_and_the_object() {
+    fn the_test_run_is_strict_and_gets_the_binary_the_object_and_the_package() {
         let built = Built {
             binary: PathBuf::from("/b/xcarp"),
             object: PathBuf::from("/b/carp"),
         };
-        let cmd = test_command(&built, Path::new("/t/tally"));
+        let cmd = test_command(&built, Path::new("/b/xcarp.deb"), Path::new("/t/tally"));
         let env = |key: &str| {
             cmd.get_envs()
                 .find(|(k, _)| *k == key)
@@ -332,6 +335,7 @@ mod tests {
         assert_eq!(env(STRICT).as_deref(), Some("1"));
         assert_eq!(env("XCARP_BIN").as_deref(), Some("/b/xcarp"));
         assert_eq!(env("XCARP_EBPF_OBJECT").as_deref(), Some("/b/carp"));
+        assert_eq!(env("XCARP_DEB").as_deref(), Some("/b/xcarp.deb"));
         assert_eq!(env(TALLY).as_deref(), Some("/t/tally"));
         let args: Vec<String> = cmd
             .get_args()
