@@ -85,15 +85,16 @@ pub fn short_pass() -> anyhow::Result<()> {
         bootstrap::is_root(),
         "the fuzz pass runs the XDP program with BPF_PROG_TEST_RUN: run it as root"
     );
+    bootstrap::cargo_fuzz()?;
     let xdp_object = build::build(build::Profile::Dev, &["--bin", "xcarp"])?.object;
     pass(&xdp_object)
 }
 
 /// Builds every target, then fuzzes each for its share of
 /// [`TOTAL_SECONDS`]; one step each. `xdp_object` is the real XDP object
-/// (as `cargo xtask test` builds it anyway).
+/// (as `cargo xtask test` builds it anyway). cargo-fuzz must be installed
+/// ([`bootstrap::cargo_fuzz`]).
 pub fn pass(xdp_object: &Path) -> anyhow::Result<()> {
-    bootstrap::cargo_fuzz()?;
     let target_dir = work_dir().join("build");
     step::run("building the fuzz targets (carp-user/fuzz)", || {
         step::exec(cargo_fuzz("build").arg("--target-dir").arg(&target_dir))
