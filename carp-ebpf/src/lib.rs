@@ -22,7 +22,9 @@
 //!   fragment, TTL 255, IP total length consistent, IP destination = group
 //!   (and Ethernet broadcast in broadcast mode), source not one of our own
 //!   addresses, IPv4 header checksum and CARP checksum, and (when the daemon
-//!   gave the keyed HMAC state) the HMAC-SHA1 digest. The first failed
+//!   gave the keyed HMAC state) the HMAC-SHA1 digest, then (when asked, and
+//!   only after that digest check) that the counter is newer than the last
+//!   one seen in its stream (docs/xdp.md, "Freshness"). The first failed
 //!   check drops the frame and counts its reason; a frame passing all of
 //!   them is copied into `EVENTS` as an `AdvertRecord` and dropped
 //!   (`ACCEPTED`, or `RING_FULL` when the ring has no room: never blocks,
@@ -37,14 +39,14 @@ use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS},
     helpers::bpf_ktime_get_ns,
     macros::map,
-    maps::{HashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use carp_common::{
     AdvertRecord, CARP_HEADER_LEN, CARP_TTL, CARP_TYPE_ADVERTISEMENT, CARP_VERSION,
-    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_VHID_ENTRIES, RingBudget, SHA1_BLOCK_LEN,
-    VHID_FLAG_BROADCAST, VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey,
-    counter,
+    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_REPLAY_ENTRIES, MAX_VHID_ENTRIES,
+    ReplayKey, RingBudget, SHA1_BLOCK_LEN, VHID_FLAG_BROADCAST, VHID_FLAG_ENABLED, VHID_FLAG_HMAC,
+    VHID_FLAG_REJECT_REPLAYS, VLAN_ID_MASK, VhidConfig, VhidKey, counter, freshness,
 };
 
 /// Both objects' panic handler (the verifier rejects any path that could
@@ -73,6 +75,13 @@ static SHA1_SCHEDULE: PerCpuArray<[u32; 16]> = PerCpuArray::with_max_entries(1, 
 #[map]
 static RING_BUDGETS: LruPerCpuHashMap<VhidKey, RingBudget> =
     LruPerCpuHashMap::with_max_entries(MAX_VHID_ENTRIES, 0);
+
+/// The newest counter value seen per (instance, counter stream), for the
+/// replay check (docs/xdp.md, "Freshness"). Shared by all CPUs; LRU, since
+/// a stream's sender may be gone for good.
+#[map]
+pub static REPLAY_STATE: LruHashMap<ReplayKey, u64> =
+    LruHashMap::with_max_entries(MAX_REPLAY_ENTRIES, 0);
 
 /// Accepted adverts for the daemon.
 #[map]
@@ -281,6 +290,12 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     if config.flags & VHID_FLAG_HMAC != 0 && !digest_verifies(config, carp) {
         return verdict(counter::BAD_DIGEST, XDP_DROP);
     }
+    // Only behind the kernel's own HMAC check: state learned from a forged
+    // counter would let a forger silence a real sender.
+    const FRESHNESS: u32 = VHID_FLAG_HMAC | VHID_FLAG_REJECT_REPLAYS;
+    if config.flags & FRESHNESS == FRESHNESS && !counter_is_fresh(&key, carp) {
+        return verdict(counter::REPLAYED, XDP_DROP);
+    }
 
     // SAFETY: the helper has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
@@ -335,6 +350,41 @@ fn within_ring_budget(key: &VhidKey, budget: u32, now: u64) -> bool {
             // Without room for the entry (never with LRU), err on the side
             // of the advert.
             let _ = RING_BUDGETS.insert(key, first, 0);
+            true
+        }
+    }
+}
+
+/// Whether the advert's counter is newer than the last one seen in its
+/// stream for this instance, and if so records it. Two CPUs racing on one
+/// stream can at worst store the older of two fresh values, which lets a
+/// replay of values between them through once; no fresh advert is lost.
+#[inline(always)]
+fn counter_is_fresh(key: &VhidKey, carp: &[u8; CARP_HEADER_LEN]) -> bool {
+    let counter = u64::from_be_bytes([
+        carp[8], carp[9], carp[10], carp[11], carp[12], carp[13], carp[14], carp[15],
+    ]);
+    let replay_key = ReplayKey {
+        ifindex: key.ifindex,
+        vlan: key.vlan,
+        vhid: key.vhid,
+        stream: freshness::stream(counter),
+    };
+    let value = freshness::value(counter);
+    match REPLAY_STATE.get_ptr_mut(replay_key) {
+        Some(last) => {
+            // SAFETY: a value of this map, valid while the program runs; an
+            // aligned 8-byte access, so never torn.
+            let last = unsafe { &mut *last };
+            if !freshness::is_newer(value, *last) {
+                return false;
+            }
+            *last = value;
+            true
+        }
+        None => {
+            // A stream not seen before (or evicted): learn it.
+            let _ = REPLAY_STATE.insert(replay_key, value, 0);
             true
         }
     }

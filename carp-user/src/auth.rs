@@ -213,6 +213,16 @@ impl CarpAuth {
     }
 }
 
+impl crate::wire::Authenticator for CarpAuth {
+    fn verify(&self, counter: u64, digest: &[u8]) -> bool {
+        CarpAuth::verify(self, counter, digest)
+    }
+
+    fn digest(&self, counter: u64) -> [u8; DIGEST_LEN] {
+        CarpAuth::digest(self, counter)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

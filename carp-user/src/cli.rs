@@ -1,31 +1,42 @@
 //! The command line: every ucarp option with the same short and long names,
-//! defaults and meaning, plus xcarp's additions.
+//! defaults and meaning, plus xcarp's additions, and the subcommands
+//! (`check-config`, `import-ucarp`).
 //!
 //! Parsing is stricter than ucarp's where ucarp is silently wrong: numbers
 //! out of range are errors instead of wrapping, and every error names the
 //! option and what it accepts. Long options may be abbreviated to any
 //! unambiguous prefix, as with getopt_long (`--adv` is ambiguous, `--advb`
 //! is `--advbase`).
+//!
+//! The command line is one front end of the configuration model
+//! ([`crate::config`]): it gives a [`Settings`] with one instance, or, with
+//! `--config FILE`, the file's.
+#[cfg(test)]
+mod single;
+
 use std::{
     ffi::OsString,
-    fmt,
-    io::Read,
     net::Ipv4Addr,
     path::{Path, PathBuf},
     time::Duration,
 };
 
-use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser};
-use zeroize::{ZeroizeOnDrop, Zeroizing};
+use clap::{
+    ArgMatches, CommandFactory as _, FromArgMatches as _, Parser,
+    builder::{PossibleValuesParser, TypedValueParser as _},
+    parser::ValueSource,
+};
 
-use crate::xdp::AttachMode;
-
-/// Default CARP multicast group.
-pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// ucarp's limit: the key is copied with its NUL into a 20-byte buffer.
-pub const MAX_PASSWORD_LEN: usize = 19;
-/// ucarp reads at most this many characters of a password file's first line.
-pub const MAX_PASSFILE_LINE: usize = 511;
+pub use crate::config::{
+    DEFAULT_GROUP, Facility, MAX_PASSFILE_LINE, MAX_PASSWORD_LEN, PassfileError, Password,
+    TieBreak as TieBreakArg, passfile_line,
+};
+use crate::config::{
+    Global, Instance, Settings, TieBreak, VirtualAddress, XdpMode, file, range, read_passfile,
+    readable_by_others,
+};
+#[cfg(test)]
+use single::Config;
 
 /// xcarp: share a virtual IP address between hosts with CARP (drop-in for
 /// ucarp).
@@ -43,7 +54,11 @@ pub const MAX_PASSFILE_LINE: usize = 511;
         -u /etc/vip-up.sh -d /etc/vip-down.sh\n\n\
         The virtual address 10.1.1.252 is shared by every host running xcarp (or ucarp)\n\
         with vhid 42 and password 'love' on that LAN; the scripts get\n\
-        `<interface> <address> [xparam]` and add or remove the address."
+        `<interface> <address> [xparam]` and add or remove the address.\n\n\
+        Other forms:\n  \
+        xcarp --config FILE           run the instances a configuration file describes\n  \
+        xcarp check-config FILE       check a configuration file, run nothing\n  \
+        xcarp import-ucarp DIR [-o F] convert /etc/ucarp (vip-*.conf) to a configuration file"
 )]
 pub struct Cli {
     /// bind interface <if> (default: the first interface that is up, not loopback)
@@ -162,8 +177,10 @@ pub struct Cli {
     /// (auto), driver only, or skb (generic) only. In auto, if another
     /// program (such as the xcarp of another VHID) holds the interface's XDP
     /// slot, adverts are received through a socket filter instead
-    #[arg(long = "xdp-mode", value_name = "mode", value_enum, default_value_t)]
-    pub xdp_mode: AttachMode,
+    #[arg(long = "xdp-mode", value_name = "mode", default_value = "auto",
+          value_parser = PossibleValuesParser::new(XdpMode::NAMES)
+              .map(|s: String| XdpMode::from_name(&s).unwrap_or_default()))]
+    pub xdp_mode: XdpMode,
 
     /// [xcarp] kill an up/down script still running after this many seconds
     /// (1-3600, default 10)
@@ -178,98 +195,35 @@ pub struct Cli {
     /// [xcarp] equal-interval tie-break between two masters: `ucarp` (as ucarp
     /// on x86: compares addresses with octets reversed; keep it in clusters
     /// with ucarp) or `numeric` (lower address wins, as documented by ucarp)
-    #[arg(long = "tie-break", value_name = "rule", value_enum, default_value_t)]
-    pub tie_break: TieBreakArg,
+    #[arg(long = "tie-break", value_name = "rule", default_value = "ucarp",
+          value_parser = PossibleValuesParser::new(TieBreak::NAMES)
+              .map(|s: String| TieBreak::from_name(&s).unwrap_or_default()))]
+    pub tie_break: TieBreak,
+
+    /// [xcarp] run the instances described by this configuration file
+    /// (docs/config.md) instead of one from the options above; only
+    /// --debug and --daemonize may go with it
+    #[arg(long = "config", value_name = "file")]
+    pub config: Option<PathBuf>,
+
+    /// [xcarp] `on` (default): number adverts in a stream of our own and drop
+    /// received adverts whose counter is not newer than the last of their
+    /// stream (replays); `off`: ucarp's counters, no check
+    #[arg(
+        long = "replay-protection",
+        value_name = "on|off",
+        value_enum,
+        default_value_t
+    )]
+    pub replay_protection: Switch,
 }
 
-/// `--tie-break`.
+/// An `on`/`off` option.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum TieBreakArg {
+pub enum Switch {
     #[default]
-    Ucarp,
-    Numeric,
-}
-
-/// A syslog facility, or none.
-#[derive(Clone, Copy, Debug)]
-pub enum Facility {
-    None,
-    Syslog(syslog::Facility),
-}
-
-impl PartialEq for Facility {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::None, Self::None) => true,
-            // syslog::Facility is a plain C-like enum without PartialEq.
-            (Self::Syslog(a), Self::Syslog(b)) => *a as i32 == *b as i32,
-            _ => false,
-        }
-    }
-}
-
-impl Eq for Facility {}
-
-/// A password: never printed, not even in debug output, and overwritten
-/// with zeros when dropped.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Password(Zeroizing<Vec<u8>>);
-
-impl Password {
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Hands the password over and leaves an empty one, so that the daemon
-    /// can drop it (and wipe it) as soon as the HMAC key is derived.
-    #[must_use]
-    pub fn take(&mut self) -> Self {
-        std::mem::take(self)
-    }
-}
-
-// The only field is a `Zeroizing`, which wipes the bytes on drop.
-impl ZeroizeOnDrop for Password {}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// The validated configuration the daemon runs with.
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub interface: Option<String>,
-    pub srcip: Ipv4Addr,
-    pub group: Ipv4Addr,
-    pub vhid: u8,
-    pub password: Password,
-    pub preempt: bool,
-    pub neutral: bool,
-    pub vip: Ipv4Addr,
-    /// The address exactly as typed, passed to the scripts (as ucarp does).
-    pub vip_arg: String,
-    pub advbase: u8,
-    pub advskew: u8,
-    pub upscript: Option<PathBuf>,
-    pub downscript: Option<PathBuf>,
-    pub deadratio: u32,
-    pub debug: bool,
-    pub shutdown: bool,
-    pub daemonize: bool,
-    pub ignore_ifstate: bool,
-    pub nomcast: bool,
-    pub facility: Facility,
-    pub xparam: Option<String>,
-    pub xdp_mode: AttachMode,
-    pub script_timeout: Duration,
-    pub pidfile: Option<PathBuf>,
-    pub tie_break: TieBreakArg,
-    /// Problems that do not stop the daemon (a password file others can
-    /// read), to log once logging is set up.
-    pub warnings: Vec<String>,
+    On,
+    Off,
 }
 
 /// A command-line problem: the message names the option and what it accepts.
@@ -280,9 +234,61 @@ pub struct UsageError(pub String);
 /// What parsing the command line decided.
 #[derive(Debug)]
 pub enum Parsed {
-    Run(Box<Config>),
+    /// Run these instances (from the options, or from `--config`).
+    Run(Box<Settings>),
+    /// `xcarp check-config FILE`.
+    CheckConfig(PathBuf),
+    /// `xcarp import-ucarp DIR [-o FILE]`.
+    ImportUcarp {
+        dir: PathBuf,
+        output: Option<PathBuf>,
+    },
     /// Help or version text to print, then exit 0.
     Print(String),
+}
+
+/// `xcarp check-config`: checks a configuration file as `xcarp --config`
+/// would read it (values, duplicates, password files, scripts), runs nothing.
+#[derive(Parser, Debug)]
+#[command(name = "xcarp check-config", version)]
+struct CheckConfigArgs {
+    /// the configuration file (docs/config.md)
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// `xcarp import-ucarp`: converts an EPEL-style ucarp configuration
+/// directory (vip-common.conf and vip-NNN.conf) into an xcarp configuration
+/// file. Settings that cannot be carried over are reported on stderr.
+#[derive(Parser, Debug)]
+#[command(name = "xcarp import-ucarp", version)]
+struct ImportUcarpArgs {
+    /// the ucarp configuration directory, usually /etc/ucarp
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// write the configuration to FILE instead of standard output
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// The first word that selects a subcommand instead of ucarp's options
+/// (ucarp takes no positional argument, so no ucarp command line starts
+/// with one).
+fn subcommand(args: &[OsString]) -> Option<&str> {
+    args.get(1)
+        .and_then(|a| a.to_str())
+        .filter(|a| matches!(*a, "check-config" | "import-ucarp"))
+}
+
+/// Parses a subcommand's own arguments (`args[1]` is its name).
+fn parse_subcommand<P: Parser>(args: &[OsString]) -> Result<P, Result<Parsed, UsageError>> {
+    P::try_parse_from(&args[1..]).map_err(|e| {
+        use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+        match e.kind() {
+            DisplayHelp | DisplayVersion => Ok(Parsed::Print(e.to_string())),
+            _ => Err(UsageError(e.render().to_string().trim_end().to_owned())),
+        }
+    })
 }
 
 /// Parses and validates a command line (`args[0]` is the program name).
@@ -292,6 +298,24 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    match subcommand(&args) {
+        Some("check-config") => {
+            return match parse_subcommand::<CheckConfigArgs>(&args) {
+                Ok(a) => Ok(Parsed::CheckConfig(a.file)),
+                Err(done) => done,
+            };
+        }
+        Some(_) => {
+            return match parse_subcommand::<ImportUcarpArgs>(&args) {
+                Ok(a) => Ok(Parsed::ImportUcarp {
+                    dir: a.dir,
+                    output: a.output,
+                }),
+                Err(done) => done,
+            };
+        }
+        None => {}
+    }
     // ucarp prints its usage and exits 0 when called without arguments.
     if args.len() <= 1 {
         return Ok(Parsed::Print(Cli::command().render_help().to_string()));
@@ -307,18 +331,95 @@ where
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(path) = &cli.config {
+        return from_file(path, &cli, &matches).map(|s| Parsed::Run(Box::new(s)));
+    }
     let vip_arg = raw_value(&matches, "addr").unwrap_or_default();
     validate(cli, &matches, vip_arg).map(|c| Parsed::Run(Box::new(c)))
 }
 
-fn raw_value(matches: &ArgMatches, id: &str) -> Option<String> {
+/// Options that may go with `--config`: how this process runs, not what it
+/// runs.
+const WITH_CONFIG: [&str; 3] = ["config", "debug", "daemonize"];
+
+/// `--config FILE`: the file describes every instance and the global
+/// settings, so the options that describe them are refused rather than
+/// silently ignored or merged.
+fn from_file(path: &Path, cli: &Cli, matches: &ArgMatches) -> Result<Settings, UsageError> {
+    let command = Cli::command();
+    let given: Vec<String> = command
+        .get_arguments()
+        .filter(|a| !WITH_CONFIG.contains(&a.get_id().as_str()))
+        .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    if !given.is_empty() {
+        return Err(UsageError(format!(
+            "--config cannot be used with {}: the configuration file describes the instances and \
+             the global settings (put them in the file, or leave out --config to run one instance \
+             from the command line); only --debug and --daemonize go with --config",
+            given.join(", ")
+        )));
+    }
+    let mut settings = file::load(path).map_err(|e| UsageError(e.to_string()))?;
+    settings.global.debug |= cli.debug;
+    settings.global.daemonize = cli.daemonize;
+    settings.global.config_file = Some(
+        std::path::absolute(path)
+            .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
+    );
+    Ok(settings)
+}
+
+/// Why [`parse_ucarp_words`] did not parse.
+#[derive(Debug)]
+pub(crate) enum WordsError {
+    /// A word that is neither an option nor an option's value: ucarp's
+    /// getopt leaves such words aside and ucarp ignores them.
+    Stray(String),
+    Usage(UsageError),
+}
+
+/// ucarp's options as ucarp's getopt would take them (`words` without the
+/// program name), with the value checks of each option but none of the
+/// checks that need the other options or open files: for import-ucarp,
+/// which reads the options of ucarp's configuration files.
+pub(crate) fn parse_ucarp_words(words: &[String]) -> Result<(Cli, ArgMatches), WordsError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let args = std::iter::once("xcarp".to_owned()).chain(words.iter().cloned());
+    let matches = Cli::command().try_get_matches_from(args).map_err(|e| {
+        if e.kind() == ErrorKind::UnknownArgument
+            && let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidArg)
+            && !word.starts_with('-')
+        {
+            return WordsError::Stray(word.clone());
+        }
+        WordsError::Usage(match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                UsageError("asks for help or the version: ucarp prints it and exits".into())
+            }
+            _ => UsageError(first_line(&e.render().to_string())),
+        })
+    })?;
+    let cli = Cli::from_arg_matches(&matches)
+        .map_err(|e| WordsError::Usage(UsageError(e.to_string())))?;
+    Ok((cli, matches))
+}
+
+/// clap's error without its usage and hint lines.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
+pub(crate) fn raw_value(matches: &ArgMatches, id: &str) -> Option<String> {
     matches
         .get_raw(id)
         .and_then(|mut v| v.next_back())
         .map(|v| v.to_string_lossy().into_owned())
 }
 
-fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, UsageError> {
+fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Settings, UsageError> {
     let err = |m: &str| Err(UsageError(m.to_owned()));
     let Some(vhid) = cli.vhid else {
         return err("You must supply a valid virtual host id (--vhid, 1-255)");
@@ -333,16 +434,13 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
     let pass_index = matches.index_of("pass");
     let file_index = matches.index_of("passfile");
     let mut warnings = Vec::new();
-    let password = match (cli.pass, cli.passfile) {
+    let (password, passfile) = match (cli.pass, cli.passfile) {
         (None, None) => return err("You must supply a password (--pass or --passfile)"),
-        (Some(p), None) => p,
-        (None, Some(f)) => read_passfile(&f, &mut warnings)?,
-        (Some(p), Some(f)) => {
-            if pass_index > file_index {
-                p
-            } else {
-                read_passfile(&f, &mut warnings)?
-            }
+        (Some(p), None) => (p, None),
+        (Some(p), Some(_)) if pass_index > file_index => (p, None),
+        (_, Some(f)) => {
+            let password = passfile_password(&f, &mut warnings)?;
+            (password, Some(absolute("--passfile", &f)?))
         }
     };
     let password_len = password.as_bytes().len();
@@ -354,7 +452,7 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
     if password_len == 0 {
         return err("You must supply a password: the password is empty (--pass/--passfile)");
     }
-    let advbase = cli.advbase.unwrap_or(1);
+    let advbase = cli.advbase.unwrap_or(crate::config::DEFAULT_ADVBASE);
     let advskew = cli.advskew.unwrap_or(0);
     if advbase == 0 && advskew == 0 {
         return err(
@@ -383,34 +481,47 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Config, U
             check_script(option, path)?;
         }
     }
-    Ok(Config {
+    let instance = Instance {
+        name: Instance::default_name(cli.interface.as_deref(), 0, vhid),
         interface: cli.interface,
-        srcip,
-        group: cli.mcast.unwrap_or(DEFAULT_GROUP),
+        vlan: 0,
         vhid,
+        srcip,
+        addresses: vec![VirtualAddress {
+            addr: vip,
+            typed: vip_arg,
+        }],
+        group: cli.mcast.unwrap_or(DEFAULT_GROUP),
+        nomcast: cli.nomcast,
         password,
-        preempt: cli.preempt,
-        neutral: cli.neutral,
-        vip,
-        vip_arg,
+        passfile,
         advbase,
         advskew,
+        deadratio: cli.deadratio.unwrap_or(crate::config::DEFAULT_DEADRATIO),
+        preempt: cli.preempt,
+        neutral: cli.neutral,
+        shutdown: cli.shutdown,
+        ignore_ifstate: cli.ignoreifstate,
         upscript,
         downscript,
-        deadratio: cli.deadratio.unwrap_or(3),
-        debug: cli.debug,
-        shutdown: cli.shutdown,
-        daemonize: cli.daemonize,
-        ignore_ifstate: cli.ignoreifstate,
-        nomcast: cli.nomcast,
-        facility: cli
-            .facility
-            .unwrap_or(Facility::Syslog(syslog::Facility::LOG_DAEMON)),
         xparam: cli.xparam,
         xdp_mode: cli.xdp_mode,
-        script_timeout: Duration::from_secs(cli.script_timeout.unwrap_or(10)),
-        pidfile,
         tie_break: cli.tie_break,
+        replay_protection: cli.replay_protection == Switch::On,
+    };
+    let global = Global {
+        facility: cli.facility.unwrap_or_default(),
+        pidfile,
+        script_timeout: cli
+            .script_timeout
+            .map_or(crate::config::DEFAULT_SCRIPT_TIMEOUT, Duration::from_secs),
+        debug: cli.debug,
+        daemonize: cli.daemonize,
+        ..Global::default()
+    };
+    Ok(Settings {
+        global,
+        instances: vec![instance],
         warnings,
     })
 }
@@ -419,82 +530,23 @@ fn absolute(option: &str, path: &Path) -> Result<PathBuf, UsageError> {
     std::path::absolute(path).map_err(|e| UsageError(format!("{option} {}: {e}", path.display())))
 }
 
-/// Why a password file's content gives no password.
-#[derive(Debug, thiserror::Error)]
-pub enum PassfileError {
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("its first line is longer than {MAX_PASSFILE_LINE} bytes")]
-    LineTooLong,
-}
-
-/// A password file's content, read as ucarp reads it: the first line, cut at
-/// the first newline, a trailing `\r` kept (so a file written on Windows gives
-/// the same key as with ucarp). A NUL byte ends the password too: ucarp
-/// copies the line as a C string.
-///
-/// Reads at most [`MAX_PASSFILE_LINE`] + 1 bytes, whatever the source's size:
-/// a line that has not ended by then is an error (no password is that long).
-///
-/// # Errors
-/// A read error, or a first line longer than [`MAX_PASSFILE_LINE`] bytes.
-pub fn passfile_line(mut reader: impl Read) -> Result<Password, PassfileError> {
-    let mut buf = Zeroizing::new([0u8; MAX_PASSFILE_LINE + 1]);
-    let mut len = 0;
-    let ends_line = |b: &u8| *b == b'\n' || *b == 0;
-    while len < buf.len() {
-        match reader.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                if buf[len - n..len].iter().any(ends_line) {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let read = &buf[..len];
-    let line = match read.iter().position(ends_line) {
-        Some(end) => &read[..end],
-        None if len < buf.len() => read,
-        None => return Err(PassfileError::LineTooLong),
-    };
-    Ok(Password(Zeroizing::new(line.to_vec())))
-}
-
-/// `--passfile`: a regular file only. A device (`/dev/urandom` never ends)
-/// or a FIFO (which may never get a writer) could hold the start forever;
-/// the path is opened non-blocking, so that even a FIFO opens at once, and
-/// then refused. A file that group or other users can read is allowed (ucarp
-/// reads it) but gets a warning.
-fn read_passfile(path: &Path, warnings: &mut Vec<String>) -> Result<Password, UsageError> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let fail = |what: &dyn fmt::Display| {
+/// `--passfile`: read as ucarp reads it (`config::passfile_line`), a
+/// regular file only; a file that group or other users can read is allowed
+/// (ucarp reads it) but gets a warning.
+fn passfile_password(path: &Path, warnings: &mut Vec<String>) -> Result<Password, UsageError> {
+    let (password, mode) = read_passfile(path).map_err(|e| {
         UsageError(format!(
-            "cannot read password file {} (--passfile): {what}",
+            "cannot read password file {} (--passfile): {e}",
             path.display()
         ))
-    };
-    let file = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| fail(&e))?;
-    let meta = file.metadata().map_err(|e| fail(&e))?;
-    if !meta.is_file() {
-        return Err(fail(&"not a regular file"));
-    }
-    let mode = meta.permissions().mode();
-    if mode & 0o044 != 0 {
+    })?;
+    if readable_by_others(mode) {
         warnings.push(format!(
-            "password file {} is readable by other users (mode {:04o}): chmod go-rwx it (--passfile)",
+            "password file {} is readable by other users (mode {mode:04o}): chmod go-rwx it (--passfile)",
             path.display(),
-            mode & 0o7777
         ));
     }
-    passfile_line(file).map_err(|e| fail(&e))
+    Ok(password)
 }
 
 /// Scripts run without a shell, so they must exist and be executable; finding
@@ -538,30 +590,34 @@ fn parse_ranged(s: &str, what: &str, min: u64, max: u64) -> Result<u64, String> 
     }
 }
 
+fn parse_in(s: &str, what: &str, accepted: &std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+    parse_ranged(s, what, *accepted.start(), *accepted.end())
+}
+
 fn parse_vhid(s: &str) -> Result<u8, String> {
-    parse_ranged(s, "vhid", 1, 255).map(|n| n as u8)
+    parse_in(s, "vhid", &range::VHID).map(|n| n as u8)
 }
 
 fn parse_advbase(s: &str) -> Result<u8, String> {
-    parse_ranged(s, "advbase (seconds)", 0, 255).map(|n| n as u8)
+    parse_in(s, "advbase (seconds)", &range::ADVBASE).map(|n| n as u8)
 }
 
 fn parse_advskew(s: &str) -> Result<u8, String> {
-    parse_ranged(s, "advskew", 0, 255).map(|n| n as u8)
+    parse_in(s, "advskew", &range::ADVSKEW).map(|n| n as u8)
 }
 
 fn parse_deadratio(s: &str) -> Result<u32, String> {
-    parse_ranged(s, "deadratio", 1, 255).map(|n| n as u32)
+    parse_in(s, "deadratio", &range::DEADRATIO).map(|n| n as u32)
 }
 
 fn parse_script_timeout(s: &str) -> Result<u64, String> {
-    parse_ranged(s, "script timeout (seconds)", 1, 3600)
+    parse_in(s, "script timeout (seconds)", &range::SCRIPT_TIMEOUT)
 }
 
 /// `--pass`, kept in a [`Password`] so that even the parsed command line
 /// never shows it.
 fn parse_password(s: &str) -> Result<Password, String> {
-    Ok(Password(Zeroizing::new(s.as_bytes().to_vec())))
+    Ok(Password::new(s.as_bytes()))
 }
 
 fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {
@@ -579,36 +635,12 @@ fn parse_multicast(s: &str) -> Result<Ipv4Addr, String> {
 }
 
 fn parse_facility(s: &str) -> Result<Facility, String> {
-    use syslog::Facility as F;
-    let f = match s.to_ascii_lowercase().as_str() {
-        "none" => return Ok(Facility::None),
-        "auth" => F::LOG_AUTH,
-        "authpriv" => F::LOG_AUTHPRIV,
-        "cron" => F::LOG_CRON,
-        "daemon" => F::LOG_DAEMON,
-        "ftp" => F::LOG_FTP,
-        "kern" => F::LOG_KERN,
-        "lpr" => F::LOG_LPR,
-        "mail" => F::LOG_MAIL,
-        "news" => F::LOG_NEWS,
-        "syslog" => F::LOG_SYSLOG,
-        "user" => F::LOG_USER,
-        "uucp" => F::LOG_UUCP,
-        "local0" => F::LOG_LOCAL0,
-        "local1" => F::LOG_LOCAL1,
-        "local2" => F::LOG_LOCAL2,
-        "local3" => F::LOG_LOCAL3,
-        "local4" => F::LOG_LOCAL4,
-        "local5" => F::LOG_LOCAL5,
-        "local6" => F::LOG_LOCAL6,
-        "local7" => F::LOG_LOCAL7,
-        _ => {
-            return Err(format!(
-                "Unknown syslog facility: [{s}] (expected none, auth, authpriv, cron, daemon, ftp, kern, lpr, mail, news, syslog, user, uucp or local0-local7)"
-            ));
-        }
-    };
-    Ok(Facility::Syslog(f))
+    Facility::from_name(s).ok_or_else(|| {
+        format!(
+            "Unknown syslog facility: [{s}] (expected {})",
+            Facility::ACCEPTED
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! `xcarp`: the daemon's entry point. Parses the ucarp-compatible command
-//! line, daemonizes before any thread exists, then runs the daemon on a
-//! single-threaded tokio runtime.
+//! line (or a configuration file), daemonizes before any thread exists, then
+//! runs the daemon on a single-threaded tokio runtime. Also the
+//! `check-config`, `import-ucarp` and `status` subcommands, which run no
+//! daemon.
 use std::{fs::File, io::Read as _, path::Path, process::ExitCode};
 
 use anyhow::Context as _;
 use nix::fcntl::{Flock, FlockArg};
 use xcarp::{
-    cli::{self, Config, Parsed},
+    cli::{self, Parsed},
+    config::{Settings, file, import_ucarp},
     daemon, xdp,
 };
 
@@ -16,8 +19,15 @@ const EXIT_USAGE: u8 = 1;
 const EXIT_RUNTIME: u8 = 2;
 
 fn main() -> ExitCode {
-    let config = match cli::parse(std::env::args_os()) {
-        Ok(Parsed::Run(config)) => *config,
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `xcarp status …` asks a running daemon; it starts none.
+    if args.get(1).is_some_and(|word| word == "status") {
+        return xcarp::status::status_command(&args[2..]);
+    }
+    let settings = match cli::parse(args) {
+        Ok(Parsed::Run(settings)) => *settings,
+        Ok(Parsed::CheckConfig(path)) => return check_config(&path),
+        Ok(Parsed::ImportUcarp { dir, output }) => return import(&dir, output.as_deref()),
         Ok(Parsed::Print(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -31,7 +41,7 @@ fn main() -> ExitCode {
         eprintln!("xcarp: {}", xdp::XdpError::StubObject);
         return ExitCode::from(EXIT_RUNTIME);
     }
-    match run(config) {
+    match run(settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -41,21 +51,103 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
-    if config.daemonize {
+/// `xcarp check-config FILE`: exit 0 and a one-line summary, or 1 and every
+/// problem found.
+fn check_config(path: &Path) -> ExitCode {
+    match file::load(path) {
+        Ok(settings) => {
+            for warning in &settings.warnings {
+                eprintln!("xcarp: warning: {warning}");
+            }
+            let mut interfaces: Vec<&str> = settings
+                .instances
+                .iter()
+                .filter_map(|i| i.interface.as_deref())
+                .collect();
+            interfaces.sort_unstable();
+            interfaces.dedup();
+            let plural =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            println!(
+                "{}: ok, {} on {}",
+                path.display(),
+                plural(settings.instances.len(), "instance"),
+                plural(interfaces.len(), "interface")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// `xcarp import-ucarp DIR [-o FILE]`: the configuration on stdout (or in a
+/// new FILE, private to root since it may hold passwords), what could not
+/// be carried over on stderr.
+fn import(dir: &Path, output: Option<&Path>) -> ExitCode {
+    let imported = match import_ucarp::import(dir) {
+        Ok(imported) => imported,
+        Err(e) => {
+            for warning in &e.warnings {
+                eprintln!("xcarp: warning: {warning}");
+            }
+            for error in &e.errors {
+                eprintln!("xcarp: {error}");
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    for warning in &imported.warnings {
+        eprintln!("xcarp: warning: {warning}");
+    }
+    match output {
+        None => print!("{}", imported.toml),
+        Some(path) => {
+            use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+            let written = File::options()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|mut f| f.write_all(imported.toml.as_bytes()));
+            if let Err(e) = written {
+                let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    " (not overwriting it: remove it first)"
+                } else {
+                    ""
+                };
+                eprintln!("xcarp: cannot write {}: {e}{hint}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+            eprintln!(
+                "xcarp: wrote {} instance{} to {}",
+                imported.instances,
+                if imported.instances == 1 { "" } else { "s" },
+                path.display()
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(settings: Settings) -> anyhow::Result<()> {
+    let global = &settings.global;
+    if global.daemonize {
         // Before the runtime starts: fork(2) only keeps the calling thread.
         nix::unistd::daemon(false, false).context("cannot daemonize")?;
     }
-    let _pidfile = config.pidfile.as_deref().map(PidFile::create).transpose()?;
-    daemon::logging::init(config.debug, config.facility, !config.daemonize);
-    for warning in &config.warnings {
+    let _pidfile = global.pidfile.as_deref().map(PidFile::create).transpose()?;
+    daemon::logging::init(global.debug, global.facility, !global.daemonize);
+    for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(daemon::run(config))?;
+    runtime.block_on(daemon::run(settings))?;
     Ok(())
 }
 

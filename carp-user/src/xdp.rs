@@ -17,8 +17,8 @@ use aya::{
 };
 use carp_common::{
     AdvertRecord, MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, MAX_OWN_ADDRS, VHID_FLAG_BROADCAST,
-    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VLAN_ID_MASK, VhidConfig, VhidKey, XDP_PROGRAM_NAME,
-    counter,
+    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VHID_FLAG_REJECT_REPLAYS, VLAN_ID_MASK, VhidConfig, VhidKey,
+    XDP_PROGRAM_NAME, counter,
 };
 use tokio::io::unix::AsyncFd;
 
@@ -136,6 +136,10 @@ pub struct VhidSettings<'a> {
     /// ring, 0 for no limit; the daemon uses
     /// [`carp_common::RING_BUDGET_PER_SECOND`].
     pub ring_budget: u32,
+    /// Drop adverts whose counter is not newer than the last one seen in
+    /// its stream (`replayed`; docs/xdp.md, "Freshness"). Takes effect only
+    /// with `hmac`.
+    pub reject_replays: bool,
 }
 
 /// The XDP program's counters of one attachment, summed over all CPUs. Each
@@ -174,6 +178,9 @@ pub struct XdpCounters {
     pub bad_digest: u64,
     /// Dropped: valid, but over the instance's ring budget.
     pub over_budget: u64,
+    /// Dropped: authentic, but its counter is not newer than the last one
+    /// seen in its stream (a replay).
+    pub replayed: u64,
 }
 
 impl XdpCounters {
@@ -197,6 +204,7 @@ impl XdpCounters {
             bad_checksum: at(counter::BAD_CHECKSUM),
             bad_digest: at(counter::BAD_DIGEST),
             over_budget: at(counter::OVER_BUDGET),
+            replayed: at(counter::REPLAYED),
         }
     }
 
@@ -220,6 +228,7 @@ impl XdpCounters {
             counter::BAD_CHECKSUM => self.bad_checksum,
             counter::BAD_DIGEST => self.bad_digest,
             counter::OVER_BUDGET => self.over_budget,
+            counter::REPLAYED => self.replayed,
             _ => 0,
         }
     }
@@ -236,6 +245,7 @@ impl XdpCounters {
             + self.bad_checksum
             + self.bad_digest
             + self.over_budget
+            + self.replayed
     }
 }
 
@@ -244,7 +254,7 @@ impl fmt::Display for XdpCounters {
         write!(
             f,
             "accepted {} not-carp {} foreign-vhid {} malformed {} not-advert {} short {} \
-             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} over-budget {} ring-full {})",
+             dropped {} (fragment {} ttl {} length {} destination {} own {} checksum {} digest {} replayed {} over-budget {} ring-full {})",
             self.accepted,
             self.not_carp,
             self.foreign_vhid,
@@ -259,6 +269,7 @@ impl fmt::Display for XdpCounters {
             self.own_frame,
             self.bad_checksum,
             self.bad_digest,
+            self.replayed,
             self.over_budget,
             self.ring_full,
         )
@@ -272,6 +283,16 @@ pub struct XdpAttachment {
     interface: String,
     ifindex: u32,
     mode: Option<XdpMode>,
+    /// Further interfaces the same program (and so the same maps and ring)
+    /// is attached to.
+    others: Vec<OtherLink>,
+}
+
+/// One more interface of an attachment.
+struct OtherLink {
+    ifindex: u32,
+    mode: XdpMode,
+    link: aya::programs::xdp::XdpLinkId,
 }
 
 impl XdpAttachment {
@@ -283,22 +304,65 @@ impl XdpAttachment {
                 source,
             })?;
         let mut this = Self::load_unattached(ifindex)?;
-        let program = this.program_mut()?;
-        let used = match mode {
-            AttachMode::Driver => attach_in(program, interface, XdpMode::Driver)?,
-            AttachMode::Skb => attach_in(program, interface, XdpMode::Skb)?,
-            AttachMode::Auto => match attach_in(program, interface, XdpMode::Driver) {
-                Ok(used) => used,
-                Err(err) => {
-                    tracing::info!("{err}; falling back to skb (generic) mode");
-                    attach_in(program, interface, XdpMode::Skb)?
-                }
-            },
-        };
-        tracing::debug!(interface, mode = mode_name(used), "XDP program attached");
+        let (used, _) = attach_with_fallback(this.program_mut()?, interface, mode)?;
         this.interface = interface.to_owned();
         this.mode = Some(used);
         Ok(this)
+    }
+
+    /// Attaches the same program to one more interface: its frames reach
+    /// the same maps and the same ring, and its VHIDs are configured with
+    /// [`Self::configure_vhid_on`]. Returns the mode used.
+    pub fn attach_also(
+        &mut self,
+        interface: &str,
+        mode: AttachMode,
+    ) -> Result<&'static str, XdpError> {
+        let ifindex =
+            nix::net::if_::if_nametoindex(interface).map_err(|source| XdpError::Interface {
+                interface: interface.to_owned(),
+                source,
+            })?;
+        let (used, link) = attach_with_fallback(self.program_mut()?, interface, mode)?;
+        self.others.push(OtherLink {
+            ifindex,
+            mode: used,
+            link,
+        });
+        Ok(mode_name(used))
+    }
+
+    /// Detaches the program from an interface attached with
+    /// [`Self::attach_also`] (its VHIDs are removed too). An interface that
+    /// is gone has lost its attachment already; that is not an error.
+    pub fn detach_from(&mut self, ifindex: u32) -> Result<(), XdpError> {
+        let Some(at) = self.others.iter().position(|l| l.ifindex == ifindex) else {
+            return Ok(());
+        };
+        let link = self.others.remove(at).link;
+        let _ = self.program_mut()?.detach(link);
+        let keys: Vec<VhidKey> = self
+            .vhids()?
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.ifindex == ifindex)
+            .collect();
+        for key in keys {
+            let _ = self.vhids()?.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// The mode the program is attached in on `ifindex`, if it is.
+    #[must_use]
+    pub fn mode_on(&self, ifindex: u32) -> Option<&'static str> {
+        if ifindex == self.ifindex {
+            return self.mode.map(mode_name);
+        }
+        self.others
+            .iter()
+            .find(|l| l.ifindex == ifindex)
+            .map(|l| mode_name(l.mode))
     }
 
     /// Loads the embedded object and the program without attaching it, with
@@ -327,6 +391,7 @@ impl XdpAttachment {
             interface: String::new(),
             ifindex,
             mode: None,
+            others: Vec::new(),
         })
     }
 
@@ -355,6 +420,15 @@ impl XdpAttachment {
     /// Accepts adverts for `settings.vhid` from now on (or replaces its
     /// settings). Takes effect for the next frame, without reloading.
     pub fn configure_vhid(&mut self, settings: VhidSettings<'_>) -> Result<(), XdpError> {
+        self.configure_vhid_on(self.ifindex, settings)
+    }
+
+    /// [`Self::configure_vhid`] for the VHID on another attached interface.
+    pub fn configure_vhid_on(
+        &mut self,
+        ifindex: u32,
+        settings: VhidSettings<'_>,
+    ) -> Result<(), XdpError> {
         if settings.vhid == 0 {
             return Err(XdpError::InvalidVhid(settings.vhid));
         }
@@ -385,6 +459,9 @@ impl XdpAttachment {
             config.hmac_outer = hmac.outer;
             config.hmac_block = hmac.block;
             config.hmac_counter_at = u32::try_from(hmac.counter_at).unwrap_or(u32::MAX);
+            if settings.reject_replays {
+                config.flags |= VHID_FLAG_REJECT_REPLAYS;
+            }
         }
         if settings.broadcast {
             config.flags |= VHID_FLAG_BROADCAST;
@@ -393,7 +470,11 @@ impl XdpAttachment {
             *slot = addr.octets();
         }
         config.own_count = u32::try_from(settings.own_addrs.len()).unwrap_or(u32::MAX);
-        let key = self.key(settings.vlan, settings.vhid);
+        let key = VhidKey {
+            ifindex,
+            vlan: settings.vlan,
+            vhid: u16::from(settings.vhid),
+        };
         self.vhids()?
             .insert(key, config, 0)
             .map_err(|source| XdpError::Map {
@@ -405,7 +486,16 @@ impl XdpAttachment {
     /// Stops accepting adverts for `vhid` on `vlan`: its frames pass again.
     /// Removing a VHID that is not configured is not an error.
     pub fn remove_vhid(&mut self, vlan: u16, vhid: u8) -> Result<(), XdpError> {
-        let key = self.key(vlan, vhid);
+        self.remove_vhid_on(self.ifindex, vlan, vhid)
+    }
+
+    /// [`Self::remove_vhid`] on another attached interface.
+    pub fn remove_vhid_on(&mut self, ifindex: u32, vlan: u16, vhid: u8) -> Result<(), XdpError> {
+        let key = VhidKey {
+            ifindex,
+            vlan,
+            vhid: u16::from(vhid),
+        };
         match self.vhids()?.remove(&key) {
             Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
             Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
@@ -493,14 +583,6 @@ impl XdpAttachment {
             .ok_or(XdpError::MissingProgram)?
             .try_into()
             .map_err(|e| XdpError::Verify(Box::new(e)))
-    }
-
-    fn key(&self, vlan: u16, vhid: u8) -> VhidKey {
-        VhidKey {
-            ifindex: self.ifindex,
-            vlan,
-            vhid: u16::from(vhid),
-        }
     }
 
     fn vhids(&mut self) -> Result<HashMap<&mut MapData, VhidKey, VhidConfig>, XdpError> {
@@ -593,10 +675,38 @@ fn release_freed_heap() {
     }
 }
 
-fn attach_in(program: &mut Xdp, interface: &str, mode: XdpMode) -> Result<XdpMode, XdpError> {
+fn attach_with_fallback(
+    program: &mut Xdp,
+    interface: &str,
+    mode: AttachMode,
+) -> Result<(XdpMode, aya::programs::xdp::XdpLinkId), XdpError> {
+    let attached = match mode {
+        AttachMode::Driver => attach_in(program, interface, XdpMode::Driver)?,
+        AttachMode::Skb => attach_in(program, interface, XdpMode::Skb)?,
+        AttachMode::Auto => match attach_in(program, interface, XdpMode::Driver) {
+            Ok(attached) => attached,
+            Err(err) => {
+                tracing::info!("{err}; falling back to skb (generic) mode");
+                attach_in(program, interface, XdpMode::Skb)?
+            }
+        },
+    };
+    tracing::debug!(
+        interface,
+        mode = mode_name(attached.0),
+        "XDP program attached"
+    );
+    Ok(attached)
+}
+
+fn attach_in(
+    program: &mut Xdp,
+    interface: &str,
+    mode: XdpMode,
+) -> Result<(XdpMode, aya::programs::xdp::XdpLinkId), XdpError> {
     program
         .attach(interface, mode)
-        .map(|_| mode)
+        .map(|link| (mode, link))
         .map_err(|source| XdpError::Attach {
             interface: interface.to_owned(),
             mode: mode_name(mode),

@@ -4,8 +4,10 @@
 
 use std::{net::Ipv4Addr, time::Duration};
 
+use carp_common::freshness;
 use xcarp::engine::{
-    Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State, TieBreak, Timer,
+    Action, CounterScheme, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State,
+    TieBreak, Timer,
 };
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 5);
@@ -837,4 +839,57 @@ fn state_names_match_ucarp() {
     assert_eq!(State::Init.to_string(), "INIT");
     assert_eq!(State::Backup.to_string(), "BACKUP");
     assert_eq!(State::Master.to_string(), "MASTER");
+}
+
+// ---------------------------------------------- sequenced counters (xcarp)
+
+const WALL_MS: u64 = 1_700_000_000_000;
+
+fn sequenced() -> EngineConfig {
+    EngineConfig {
+        counters: CounterScheme::Sequenced {
+            wall_ms_at_zero: WALL_MS,
+        },
+        ..config()
+    }
+}
+
+/// docs/xdp.md, "Freshness": one stream per engine, values from the wall
+/// clock (or one more when it has not moved), never a peer's counter.
+#[test]
+fn sequenced_counters_follow_the_clock_in_one_stream_and_never_adopt() {
+    let mut engine = master(sequenced());
+    let mut sent = sent_counters(&engine.handle(secs(4), Event::TimerFired(Timer::Advert)));
+    // A worse master's advert: we stay master and do not adopt its counter.
+    let peer = Ipv4Addr::new(10, 1, 1, 9);
+    engine.handle(ms(4_500), advert_from(peer, 1, 200, 0xdead_beef_0000_0001));
+    sent.extend(sent_counters(
+        &engine.handle(secs(5), Event::TimerFired(Timer::Advert)),
+    ));
+    // Three failed writes re-advertise at once: same millisecond.
+    for _ in 0..3 {
+        sent.extend(sent_counters(
+            &engine.handle(secs(5), Event::SendResult { ok: false }),
+        ));
+    }
+    assert_eq!(sent.len(), 3, "{sent:x?}");
+    let stream = freshness::stream(sent[0]);
+    assert!(sent.iter().all(|c| freshness::stream(*c) == stream));
+    let values: Vec<u64> = sent.iter().map(|c| freshness::value(*c)).collect();
+    let wall = |ms: u64| (WALL_MS + ms) & freshness::VALUE_MASK;
+    assert_eq!(values, [wall(4_000), wall(5_000), wall(5_001)]);
+}
+
+#[test]
+fn each_engine_start_numbers_a_stream_of_its_own() {
+    let streams: std::collections::HashSet<u32> = (0..64)
+        .map(|seed| {
+            let mut engine = Engine::new(sequenced(), seed);
+            engine.handle(Duration::ZERO, Event::Start);
+            let actions = engine.handle(secs(3), Event::TimerFired(Timer::MasterDown));
+            freshness::stream(sent_counters(&actions)[0])
+        })
+        .collect();
+    assert_eq!(streams.len(), 64);
+    assert!(!streams.contains(&0));
 }

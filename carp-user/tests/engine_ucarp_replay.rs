@@ -19,7 +19,7 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf, time::Duration};
 
 use xcarp::{
     auth::CarpAuth,
-    engine::{Action, Engine, EngineConfig, Event, LogLevel, Script, State, Timer},
+    engine::{Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State, Timer},
     wire::{AdvertFrameParams, Ipv4Carp, build_advert_frame, build_garp_frame, ipv4_payload},
 };
 
@@ -123,7 +123,7 @@ fn replay(config: EngineConfig, rec: &Recorded, until: Duration) -> Replay {
     let mut inputs: Vec<(Duration, Event)> = rec
         .injected
         .iter()
-        .map(|(t, p, _)| (*t, Event::Advert(p.received_advert())))
+        .map(|(t, p, _)| (*t, Event::Advert(ReceivedAdvert::from_packet(p))))
         .collect();
     inputs.insert(0, (Duration::ZERO, Event::Start));
     inputs.reverse();

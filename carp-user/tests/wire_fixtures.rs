@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use xcarp::{
     auth::{AuthError, CarpAuth},
-    engine::LogLevel,
+    engine::{LogLevel, ReceivedAdvert},
     wire::{
         AdvertFrameParams, CarpHeader, DecodeError, Ipv4Carp, RxError, RxFilter,
         build_advert_frame, build_garp_frame, internet_checksum, ipv4_payload, multicast_mac,
@@ -138,7 +138,7 @@ fn full_frame_vector_decodes_and_authenticates() {
     assert_eq!(packet.tos, 0x10);
     assert_eq!(packet.flags_fragment, 0x4000);
     assert_eq!(packet.carp.counter, 0);
-    let advert = packet.received_advert();
+    let advert = ReceivedAdvert::from_packet(&packet);
     assert_eq!((advert.advbase, advert.advskew, advert.demote), (1, 0, 0));
 }
 
@@ -630,7 +630,10 @@ fn accept_header_checks_the_carp_part_alone() {
     let header = filter
         .accept_header(REFERENCE_SRC, GROUP, &packet[20..], &auth)
         .expect("valid");
-    assert_eq!(header.received_advert(REFERENCE_SRC).counter, 0);
+    assert_eq!(
+        ReceivedAdvert::from_header(&header, REFERENCE_SRC).counter,
+        0
+    );
     assert_eq!(
         filter.accept_header(Ipv4Addr::new(10, 1, 1, 2), GROUP, &packet[20..], &auth),
         Err(RxError::OwnAdvert)

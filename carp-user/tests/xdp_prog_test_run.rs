@@ -33,6 +33,7 @@ fn fixture_settings() -> VhidSettings<'static> {
         own_addrs: &[OWN, OWN_2],
         hmac: None,
         ring_budget: 0,
+        reject_replays: false,
     }
 }
 
@@ -868,7 +869,7 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
 /// the benchmark's baselines are built into an object of their own.
 #[test]
 fn daemon_object_holds_only_the_xcarp_program() {
-    use carp_common::{MAP_COUNTERS, MAP_EVENTS, MAP_VHIDS, XDP_PROGRAM_NAME};
+    use carp_common::{MAP_COUNTERS, MAP_EVENTS, MAP_REPLAY_STATE, MAP_VHIDS, XDP_PROGRAM_NAME};
 
     if setup().is_none() {
         return;
@@ -887,6 +888,7 @@ fn daemon_object_holds_only_the_xcarp_program() {
         [
             MAP_COUNTERS,
             MAP_EVENTS,
+            MAP_REPLAY_STATE,
             "RING_BUDGETS",
             "SHA1_SCHEDULE",
             MAP_VHIDS
@@ -975,6 +977,7 @@ fn kernel_hmac_accepts_real_ucarp_adverts_and_no_single_bit_flip() {
             own_addrs: &[],
             hmac: auth.kernel_hmac(),
             ring_budget: 0,
+            reject_replays: false,
         })
         .expect("configure the capture's VHID");
     };
@@ -1044,6 +1047,7 @@ fn ring_budget_bounds_one_instance_and_spares_the_others() {
         xdp.configure_vhid(VhidSettings {
             vhid,
             ring_budget: budget,
+            reject_replays: false,
             ..fixture_settings()
         })
         .expect("configure");
@@ -1075,4 +1079,90 @@ fn ring_budget_bounds_one_instance_and_spares_the_others() {
     xdp.test_run(&burst, 300).expect("BPF_PROG_TEST_RUN");
     let after = xdp.counters().expect("counters");
     assert_eq!(after.accepted - before.accepted, 300);
+}
+
+/// docs/xdp.md, "Freshness": behind the kernel's HMAC check, an authentic
+/// advert whose counter is not newer than the last of its stream is dropped
+/// as `replayed`; streams and instances keep separate state, values wrap,
+/// and neither a forged counter nor an instance without the kernel HMAC
+/// teaches the program anything.
+#[test]
+fn replayed_adverts_are_dropped_after_the_digest_check() {
+    use carp_common::freshness::{VALUE_MASK, counter as compose};
+    use xcarp::auth::CarpAuth;
+
+    let vip = Ipv4Addr::new(192, 0, 2, 252);
+    let auth_42 = CarpAuth::new(b"love", VHID, &[vip]).expect("valid password");
+    let auth_43 = CarpAuth::new(b"love", 43, &[vip]).expect("valid password");
+    let Some(mut xdp) = setup() else { return };
+    for (vhid, auth) in [(VHID, &auth_42), (43, &auth_43)] {
+        xdp.configure_vhid(VhidSettings {
+            vhid,
+            hmac: auth.kernel_hmac(),
+            reject_replays: true,
+            ..fixture_settings()
+        })
+        .expect("configure");
+    }
+    let advert = |vhid: u8, auth: &CarpAuth, counter: u64| {
+        let mut carp = Carp::advert(vhid);
+        carp.counter = counter;
+        carp.md = auth.digest(counter);
+        Frame::carp(PEER, GROUP, carp).build()
+    };
+    let mut reader = xdp_common::reader(&mut xdp);
+    let mut accepted = |xdp: &mut XdpAttachment, frame: &[u8]| {
+        run(xdp, frame, XDP_DROP, Some(counter::ACCEPTED));
+        assert!(reader.try_next().expect("ring").is_some(), "a record");
+    };
+    let replayed = |xdp: &XdpAttachment, frame: &[u8]| {
+        run(xdp, frame, XDP_DROP, Some(counter::REPLAYED));
+    };
+
+    let first = advert(VHID, &auth_42, compose(5, 100));
+    accepted(&mut xdp, &first);
+    replayed(&xdp, &first);
+    replayed(&xdp, &advert(VHID, &auth_42, compose(5, 99)));
+    accepted(&mut xdp, &advert(VHID, &auth_42, compose(5, 101)));
+    // A jump ahead (adverts missed) is fine; what it passed is now old.
+    accepted(&mut xdp, &advert(VHID, &auth_42, compose(5, 9_000)));
+    replayed(&xdp, &advert(VHID, &auth_42, compose(5, 102)));
+    // Another stream: a restarted or another sender.
+    accepted(&mut xdp, &advert(VHID, &auth_42, compose(6, 1)));
+    // The same advert for another instance is that instance's first.
+    accepted(&mut xdp, &advert(43, &auth_43, compose(5, 100)));
+    // Across the 40-bit wrap.
+    accepted(&mut xdp, &advert(VHID, &auth_42, compose(7, VALUE_MASK)));
+    accepted(&mut xdp, &advert(VHID, &auth_42, compose(7, 0)));
+    replayed(&xdp, &advert(VHID, &auth_42, compose(7, VALUE_MASK)));
+    // A forged advert far ahead in stream 5 is dropped for its digest and
+    // does not move the stream: the next authentic one still passes.
+    let mut forged = Carp::advert(VHID);
+    forged.counter = compose(5, 1 << 38);
+    run(
+        &xdp,
+        &Frame::carp(PEER, GROUP, forged).build(),
+        XDP_DROP,
+        Some(counter::BAD_DIGEST),
+    );
+    accepted(&mut xdp, &advert(VHID, &auth_42, compose(5, 9_001)));
+
+    // Without the option (ucarp's behaviour) a replay is accepted again.
+    xdp.configure_vhid(VhidSettings {
+        hmac: auth_42.kernel_hmac(),
+        reject_replays: false,
+        ..fixture_settings()
+    })
+    .expect("reconfigure");
+    accepted(&mut xdp, &first);
+    accepted(&mut xdp, &first);
+    // Nor without the kernel's HMAC check: the daemon then checks both.
+    xdp.configure_vhid(VhidSettings {
+        hmac: None,
+        reject_replays: true,
+        ..fixture_settings()
+    })
+    .expect("reconfigure");
+    accepted(&mut xdp, &first);
+    accepted(&mut xdp, &first);
 }

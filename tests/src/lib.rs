@@ -8,6 +8,8 @@ pub mod carp;
 pub mod frames;
 pub mod lan;
 pub mod log;
+pub mod multi;
+pub mod pcap;
 pub mod probe;
 
 pub mod cleanup;

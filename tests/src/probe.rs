@@ -333,7 +333,9 @@ impl Adverts {
         // the client's own frames (floods, VRRP) are not adverts of the pair.
         let filter = format!("ip proto 112 and ip[21] = {vhid} and not ip src {CLIENT_ADDR}");
         Self {
-            capture: Capture::start_with(&lan.client, &["-T", "carp"], &filter),
+            // Inbound only: frames the client itself sends (replays in
+            // scenario 16) are not adverts of the pair either.
+            capture: Capture::start_with(&lan.client, &["-Q", "in", "-T", "carp"], &filter),
         }
     }
 
@@ -468,6 +470,31 @@ fn bpf_blocks(kind: &str) -> Vec<(u32, String)> {
 /// "xdp" (driver), "xdpgeneric" (skb), or None.
 pub fn xdp_attachment(host: &Host) -> Option<&'static str> {
     host.ns.xdp_attachment(&host.dev)
+}
+
+/// Captures up to `count` whole frames matching `filter` on `host`'s
+/// interface (`tcpdump -w`), waiting at most `timeout`; an attacker's
+/// recording, for replays.
+pub fn capture_frames(host: &Host, filter: &str, count: u32, timeout: Duration) -> Vec<Vec<u8>> {
+    let dir = crate::carp::TempDir::new("cap");
+    let file = dir.0.join("frames.pcap");
+    let file_arg = file.display().to_string();
+    let (count, timeout) = (count.to_string(), timeout.as_secs().max(1).to_string());
+    let mut args = vec![
+        timeout.as_str(),
+        "tcpdump",
+        "-i",
+        &host.dev,
+        "-n",
+        "-c",
+        &count,
+        "-U",
+        "-w",
+        &file_arg,
+    ];
+    args.extend(filter.split_whitespace());
+    host.exec("timeout", &args);
+    crate::pcap::frames(&std::fs::read(&file).unwrap_or_default())
 }
 
 #[cfg(test)]

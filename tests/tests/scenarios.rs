@@ -1294,3 +1294,130 @@ fn s15_foreign_vhid_flood_and_vrrp() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// 16. An attacker on the LAN records the master's adverts and, once the
+//     master is dead, sends them again and again. The xcarp backup drops
+//     them in the kernel as replays (docs/xdp.md, "Freshness"): it takes
+//     over within the protocol bound and stays master although the replays
+//     claim a better master. The control variant runs the backup with
+//     `--replay-protection off` (ucarp's behaviour): the same replays keep it
+//     in BACKUP, which shows the attack is real.
+
+/// Frames a second the attacker replays.
+const REPLAY_GAP_US: u32 = 20_000;
+
+#[test]
+fn s16_replays_of_a_dead_master() {
+    run_variants(
+        "16 replays_of_a_dead_master",
+        &[
+            ((X, X, true), &[X]),
+            ((U, X, true), &[U, X]),
+            ((X, X, false), &[X]),
+        ],
+        |&(a, b, protected)| {
+            let lan = Lan::with_hosts(2);
+            let master_opts = CarpOpts::default();
+            let mut backup_opts = CarpOpts {
+                advskew: 100,
+                ..CarpOpts::default()
+            };
+            if !protected {
+                backup_opts.extra = vec!["--replay-protection".into(), "off".into()];
+            }
+            let wire = Adverts::start(&lan, master_opts.vhid);
+            let mut master = Node::start(&lan.hosts[0], a, master_opts.clone());
+            assert!(
+                master.wait_state(State::Master, CONVERGE),
+                "{} did not become master: {}",
+                master.label,
+                master.full_log()
+            );
+            let backup = Node::start(&lan.hosts[1], b, backup_opts.clone());
+            assert!(
+                backup.wait_state(State::Backup, Duration::from_secs(10)),
+                "{}",
+                backup.full_log()
+            );
+            // The backup has heard these very adverts: what the attacker
+            // records is what it already knows.
+            let (a_addr, b_addr) = (lan.hosts[0].addr, lan.hosts[1].addr);
+            let recorded = xcarp_tests::probe::capture_frames(
+                &lan.client,
+                &format!("ip proto 112 and ip src {a_addr}"),
+                5,
+                Duration::from_secs(10),
+            );
+            assert_eq!(recorded.len(), 5, "recorded {} adverts", recorded.len());
+
+            let t0 = now_both();
+            master.kill();
+            lan.carrier_off(0);
+            let _replays = Trafgen::start(&lan.client, &recorded, REPLAY_GAP_US);
+            let bound = backup_opts.master_down() + MARGIN;
+            if !protected {
+                thread::sleep(3 * bound);
+                assert_eq!(
+                    backup.state(),
+                    Some(State::Backup),
+                    "without freshness the replays should hold the backup down: {}",
+                    backup.full_log()
+                );
+                assert!(!backup.full_log().contains(MASTER));
+                report(
+                    16,
+                    "replays_of_a_dead_master",
+                    &(a, b, protected),
+                    "held_down=yes",
+                );
+                return;
+            }
+            let (took, first) = wire.takeover(a_addr, b_addr, t0.1, bound);
+            assert!(
+                took <= bound,
+                "the backup's first advert came {took:?} after the master's last"
+            );
+            // The replays claim a better master (advskew 0 < 100): they must
+            // not push the new master out either.
+            let changes = backup.state_changes();
+            thread::sleep(Duration::from_secs(8));
+            assert_eq!(
+                backup.state_changes(),
+                changes,
+                "the replays moved the new master: {}",
+                backup.full_log()
+            );
+            assert_eq!(backup.state(), Some(State::Master));
+            // Dropped in the kernel, by the freshness check.
+            let t1 = Instant::now();
+            backup.signal(libc::SIGUSR1);
+            let line = backup
+                .log
+                .wait_for_line_since("over-budget", t1, Duration::from_secs(3))
+                .unwrap_or_else(|| panic!("no counters logged: {}", backup.full_log()));
+            let replayed: u64 = line
+                .split("replayed ")
+                .nth(1)
+                .and_then(|rest| rest.split([' ', ')']).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no XDP replayed count in {line:?}"));
+            let sent = (t0.0.elapsed().as_micros() / u128::from(REPLAY_GAP_US)) as u64;
+            assert!(
+                replayed >= sent / 2,
+                "the XDP program counted {replayed} replays of about {sent} sent: {line}"
+            );
+            let t_first = instant_of(first, t0);
+            report(
+                16,
+                "replays_of_a_dead_master",
+                &(a, b, protected),
+                &format!(
+                    "time_to_master={} kernel_replayed={replayed} replays_sent~{sent} since_kill={}",
+                    secs(took),
+                    secs(t_first - t0.0)
+                ),
+            );
+        },
+    );
+}

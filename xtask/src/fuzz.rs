@@ -250,7 +250,7 @@ fn captured_frames() -> anyhow::Result<Vec<Vec<u8>>> {
         if path.extension().is_some_and(|e| e == "pcap") {
             let bytes =
                 fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            frames.extend(crate::pcap::frames(&bytes));
+            frames.extend(xcarp_tests::pcap::frames(&bytes));
         }
     }
     if frames.is_empty() {

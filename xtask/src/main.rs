@@ -9,7 +9,6 @@ mod build;
 mod demo;
 mod fuzz;
 mod package;
-mod pcap;
 mod step;
 mod test;
 

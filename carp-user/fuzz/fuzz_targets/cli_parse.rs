@@ -13,19 +13,26 @@ fuzz_target!(|data: &[u8]| {
         .split(|b| *b == 0)
         .map(|word| OsString::from_vec(word.to_vec()));
     let args = std::iter::once(OsString::from("xcarp")).chain(words);
-    let Ok(Parsed::Run(config)) = cli::parse(args) else {
+    let Ok(Parsed::Run(settings)) = cli::parse(args) else {
         return;
     };
-    let password = config.password.as_bytes();
-    assert!(!password.is_empty() && password.len() <= MAX_PASSWORD_LEN);
-    assert!(config.vhid >= 1);
-    assert!(config.group.is_multicast());
-    assert_ne!(config.srcip, config.vip);
-    assert!(config.advbase > 0 || config.advskew > 0);
-    for path in [&config.upscript, &config.downscript, &config.pidfile]
-        .into_iter()
-        .flatten()
-    {
+    assert!(!settings.instances.is_empty());
+    for instance in &settings.instances {
+        let password = instance.password.as_bytes();
+        assert!(!password.is_empty() && password.len() <= MAX_PASSWORD_LEN);
+        assert!(instance.vhid >= 1);
+        assert!(instance.group.is_multicast());
+        assert!(!instance.addresses.is_empty());
+        assert!(instance.addresses.iter().all(|a| a.addr != instance.srcip));
+        assert!(instance.advbase > 0 || instance.advskew > 0);
+        for path in [&instance.upscript, &instance.downscript, &instance.passfile]
+            .into_iter()
+            .flatten()
+        {
+            assert!(path.is_absolute(), "{}", path.display());
+        }
+    }
+    if let Some(path) = &settings.global.pidfile {
         assert!(path.is_absolute(), "{}", path.display());
     }
 });

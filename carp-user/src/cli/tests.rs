@@ -1,6 +1,9 @@
 use std::{io::Read, os::unix::fs::PermissionsExt as _};
 
+use zeroize::ZeroizeOnDrop;
+
 use super::*;
+use crate::xdp::AttachMode;
 
 const BASE: &[&str] = &[
     "xcarp",
@@ -14,11 +17,16 @@ const BASE: &[&str] = &[
     "10.1.1.1",
 ];
 
-fn config(args: &[&str]) -> Config {
+fn settings(args: &[&str]) -> Settings {
     match parse(args.iter().copied()) {
-        Ok(Parsed::Run(c)) => *c,
+        Ok(Parsed::Run(s)) => *s,
         other => panic!("{args:?} was not accepted: {other:?}"),
     }
+}
+
+/// The command line's single instance, as the daemon takes it.
+fn config(args: &[&str]) -> Config {
+    Config::from_settings(settings(args)).expect("one instance")
 }
 
 fn with_base(extra: &[&str]) -> Config {
@@ -612,4 +620,13 @@ fn a_nul_ends_the_passfile_password_as_in_ucarp() {
     let mut args = BASE.to_vec();
     args.extend_from_slice(&["-o", f.to_str().unwrap()]);
     assert_eq!(config(&args).password.as_bytes(), b"abc");
+}
+
+#[test]
+fn replay_protection_is_on_unless_switched_off() {
+    assert!(with_base(&[]).replay_protection);
+    assert!(!with_base(&["--replay-protection", "off"]).replay_protection);
+    assert!(with_base(&["--replay-protection", "on"]).replay_protection);
+    let e = error(&[BASE, &["--replay-protection", "maybe"]].concat());
+    assert!(e.contains("--replay-protection"), "{e}");
 }

@@ -1,23 +1,30 @@
-//! The daemon: a thin tokio shell around the sans-I/O [`Engine`].
+//! The daemon: a thin tokio shell around one sans-I/O [`Engine`] per CARP
+//! instance (a VHID on an interface and VLAN).
 //!
 //! ```text
-//!  XDP ring buffer ──► AdvertReader ─┐ (decode, checksum, HMAC)
-//!  timers (MasterDown, Advert) ──────┤
-//!  netlink link events ──────────────┼──► Engine::handle(now, event) ──► actions
-//!  signals (USR1, USR2, TERM…) ──────┘                                    │
-//!      FrameSender (adverts, GARP) ◄──────────────────────────────────────┤
-//!      ScriptRunner (up/down, own task, in order, with timeout) ◄─────────┤
-//!      logs ◄──────────────────────────────────────────────────────────────┘
+//!  XDP ring buffer (one, all interfaces) ─┐ route by (ifindex, VLAN, VHID)
+//!  socket filters (fallback, per instance)┤
+//!  timers (two per instance) ─────────────┼──► Instance::feed(now, event) ──► actions
+//!  netlink link events (per interface) ───┤                                     │
+//!  signals (USR1, USR2, HUP, TERM…) ──────┘                                     │
+//!      FrameSender per interface (adverts, GARP) ◄──────────────────────────────┤
+//!      ScriptRunner per instance (own task, in order, with timeout) ◄───────────┤
+//!      logs ◄────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! Everything runs on one task, so there are no locks; scripts run on a task
-//! of their own so that they never delay adverts.
+//! per instance so that they never delay adverts, theirs or another's.
+pub mod instance;
 pub mod logging;
 pub mod net;
 pub mod scripts;
 pub mod socket_rx;
 
-use std::{collections::VecDeque, net::Ipv4Addr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::Ipv4Addr,
+    time::Duration,
+};
 
 use tokio::{
     signal::unix::{SignalKind, signal},
@@ -27,15 +34,14 @@ use tokio::{
 
 use crate::{
     auth::{AuthError, CarpAuth},
-    cli::{Config, TieBreakArg},
-    engine::{
-        self, Action, Engine, EngineConfig, Event, LogLevel, ReceivedAdvert, Script, State, Timer,
-    },
-    wire::{self, RxError, RxFilter},
+    config::{Password, Settings, XdpMode},
+    engine::{self, Event, LogLevel, State},
     xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
 };
+use instance::{Instance, Output, RxPath};
+pub use instance::{InstanceSpec, Stats};
 use net::{FrameSender, GroupMembership, Interface, LinkEvent, LinkWatch, NetError};
-use scripts::{ScriptOutcome, ScriptRunner, ScriptSpec};
+use scripts::{ScriptOutcome, ScriptReports, ScriptRunner, ScriptSpec};
 use socket_rx::SocketReceiver;
 
 /// Why the daemon could not start or had to stop.
@@ -59,6 +65,8 @@ pub enum DaemonError {
     LinkErrors(std::io::Error),
     #[error("the link watcher stopped")]
     LinkWatchStopped,
+    #[error("{0}")]
+    Config(String),
 }
 
 impl DaemonError {
@@ -93,21 +101,6 @@ fn releases_vip_on_exit(result: &Result<Stop, DaemonError>, shutdown: bool) -> b
     }
 }
 
-/// Counters of what the daemon did and rejected, shown on SIGUSR1.
-#[derive(Debug, Default)]
-struct Stats {
-    adverts_received: u64,
-    adverts_sent: u64,
-    garps_sent: u64,
-    send_errors: u64,
-    bad_digest: u64,
-    malformed: u64,
-    /// Records the XDP program passed as authentic whose digest the daemon
-    /// rejects: never expected (both compute the same HMAC); counted and
-    /// logged so a disagreement is never silent.
-    kernel_disagreements: u64,
-}
-
 /// Logs at most one line per interval, saying how many were suppressed.
 struct RateLimited {
     interval: Duration,
@@ -140,228 +133,260 @@ impl RateLimited {
     }
 }
 
-/// Runs the daemon until a signal or a fatal error.
-pub async fn run(mut config: Config) -> Result<(), DaemonError> {
-    let interface_name = match &config.interface {
-        Some(name) => name.clone(),
-        None => {
-            let name = net::default_interface()?;
-            tracing::info!("Using [{name}] as a network interface");
-            name
+/// Reads the instances again (SIGHUP with a configuration file): each with
+/// its password, or why the file cannot be used.
+pub type Reload = Box<dyn FnMut() -> Result<Vec<(InstanceSpec, Password)>, String>>;
+
+/// What a reload does, decided from the running instances and the new file.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ReloadPlan {
+    /// Running instance id → index of its unchanged spec in the new list.
+    keep: Vec<(u64, usize)>,
+    remove: Vec<u64>,
+    /// Indices of new specs to start.
+    add: Vec<usize>,
+}
+
+/// Pairs running instances with the new specs: same protocol settings and
+/// the same keys (compared through the digest of counter 0, so that no
+/// password has to be kept) means unchanged; a running instance without
+/// such a partner is removed, a spec without one is added. A changed
+/// instance is both.
+fn reload_plan<'a>(
+    running: impl Iterator<Item = (u64, &'a InstanceSpec, [u8; 20])>,
+    new: &[(InstanceSpec, Password)],
+) -> ReloadPlan {
+    let digests: Vec<Option<[u8; 20]>> = new
+        .iter()
+        .map(|(spec, password)| {
+            CarpAuth::new(password.as_bytes(), spec.vhid, &spec.addrs())
+                .ok()
+                .map(|auth| auth.digest(0))
+        })
+        .collect();
+    let mut plan = ReloadPlan::default();
+    let mut matched = vec![false; new.len()];
+    for (id, spec, digest) in running {
+        let partner = new.iter().enumerate().position(|(i, (candidate, _))| {
+            !matched[i] && candidate.same_protocol(spec) && digests[i] == Some(digest)
+        });
+        match partner {
+            Some(i) => {
+                matched[i] = true;
+                plan.keep.push((id, i));
+            }
+            None => plan.remove.push(id),
         }
-    };
-    let interface = net::lookup_interface(&interface_name)?;
-    tracing::info!(
-        "Local advertised ethernet address is [{}]",
-        format_mac(&interface.mac)
-    );
-    if config.upscript.is_none() {
-        tracing::warn!("Warning: no script called when going up");
     }
-    if config.downscript.is_none() {
-        tracing::warn!("Warning: no script called when going down");
-    }
+    plan.add = (0..new.len()).filter(|i| !matched[*i]).collect();
+    plan
+}
 
-    let auth = CarpAuth::new(
-        config.password.take().as_bytes(),
-        config.vhid,
-        &[config.vip],
-    )?;
+/// How the daemon runs besides its instances.
+#[derive(Default)]
+pub struct Options {
+    /// With a configuration file: what SIGHUP re-reads. Without one, SIGHUP
+    /// ends the daemon, as in ucarp.
+    pub reload: Option<Reload>,
+    /// Where `xcarp status` asks (root-only socket, docs/status.md).
+    pub status_socket: Option<std::path::PathBuf>,
+    /// Where the Prometheus endpoint listens; None: no metrics.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
 
-    // Subscribe to link events before anything can change.
-    let (running, link) = net::watch_link(&interface.name, interface.index).await?;
-
-    let (attachment, rx) = match XdpAttachment::attach(&interface.name, config.xdp_mode) {
-        Ok(mut attachment) => {
-            tracing::info!(
-                "XDP program attached to {} in {} mode",
-                interface.name,
-                attachment.mode_name()
-            );
-            attachment.configure_vhid(VhidSettings {
-                vhid: config.vhid,
-                vlan: 0,
-                group: config.group,
-                broadcast: config.nomcast,
-                own_addrs: &[config.srcip],
-                hmac: auth.kernel_hmac(),
-                ring_budget: carp_common::RING_BUDGET_PER_SECOND,
-            })?;
-            let reader = attachment.advert_reader()?;
-            if auth.kernel_hmac().is_none() {
-                tracing::info!(
-                    "vhid {}: digests are checked by the daemon only (too many addresses for the XDP check)",
-                    config.vhid
+/// Runs the instances of `settings` until a signal or a fatal error. With
+/// a configuration file, SIGHUP reads it again (see [`Options::reload`]).
+pub async fn run(settings: Settings) -> Result<(), DaemonError> {
+    let global = settings.global.clone();
+    let instances = instance_specs(settings)?;
+    // With a configuration file the process serves all its instances, and
+    // says so on its status socket. The command line keeps ucarp's one
+    // process per VIP, often several on one host: no shared socket there.
+    let status_socket = global
+        .config_file
+        .is_some()
+        .then(|| global.status_socket.clone());
+    let metrics_listen = global.metrics_listen;
+    let reload: Option<Reload> = global.config_file.clone().map(|path| {
+        let global = global.clone();
+        Box::new(move || {
+            let settings = crate::config::file::load(&path).map_err(|e| e.to_string())?;
+            for warning in &settings.warnings {
+                tracing::warn!("{warning}");
+            }
+            let g = &settings.global;
+            if (&g.facility, &g.pidfile, &g.status_socket, &g.metrics_listen)
+                != (
+                    &global.facility,
+                    &global.pidfile,
+                    &global.status_socket,
+                    &global.metrics_listen,
+                )
+            {
+                tracing::warn!(
+                    "reload: facility, pidfile, status_socket and metrics_listen change only at restart"
                 );
             }
-            (Some(attachment), Rx::Ring(reader))
-        }
-        // One xcarp per VIP on one interface (as with ucarp) is common; the
-        // first one holds the XDP slot and passes other VHIDs on.
-        Err(e) if config.xdp_mode == AttachMode::Auto && xdp_slot_taken(&e) => {
-            tracing::warn!(
-                "XDP is already in use on {} (another xcarp?): receiving vhid {} through a socket filter instead",
-                interface.name,
-                config.vhid
-            );
-            let receiver = SocketReceiver::open(interface.index, config.vhid, 0)?;
-            (None, Rx::Socket(receiver))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let kernel_checks_digest = attachment.is_some() && auth.kernel_hmac().is_some();
-    let sender = FrameSender::open(interface.index)?;
-    let _membership = if config.nomcast {
-        None
-    } else {
-        Some(GroupMembership::join(config.group, interface.index)?)
-    };
-
-    // The engine learns when each script ends: the first gratuitous ARP
-    // waits for the up-script, which configures the VIP.
-    let (script_reports, script_outcomes) = mpsc::unbounded_channel();
-    let scripts = ScriptRunner::start(
-        ScriptSpec {
-            up: config.upscript.clone(),
-            down: config.downscript.clone(),
-            interface: interface.name.clone(),
-            vip_arg: config.vip_arg.clone(),
-            xparam: config.xparam.clone(),
-            timeout: config.script_timeout,
+            instance_specs(settings).map_err(|e| e.to_string())
+        }) as Reload
+    });
+    run_instances(
+        instances,
+        Options {
+            reload,
+            status_socket,
+            metrics_listen,
         },
-        Some(script_reports),
-    );
+    )
+    .await
+}
 
-    let engine = Engine::new(engine_config(&config), rand::random());
-    let rx_filter = RxFilter {
-        own_src: config.srcip,
-        vhid: config.vhid,
-        group: config.group,
-        broadcast: config.nomcast,
-        // The command line runs one instance on the interface it names;
-        // on `eth0.N` that interface's frames are untagged.
-        vlan: 0,
-    };
+/// The daemon's view of each configured instance, with its password.
+fn instance_specs(settings: Settings) -> Result<Vec<(InstanceSpec, Password)>, DaemonError> {
+    let script_timeout = settings.global.script_timeout;
+    let mut specs = Vec::with_capacity(settings.instances.len());
+    for instance in settings.instances {
+        let interface = match &instance.interface {
+            Some(name) => name.clone(),
+            None => {
+                let name = net::default_interface()?;
+                tracing::info!("Using [{name}] as a network interface");
+                name
+            }
+        };
+        if instance.upscript.is_none() {
+            tracing::warn!("Warning: no script called when going up");
+        }
+        if instance.downscript.is_none() {
+            tracing::warn!("Warning: no script called when going down");
+        }
+        // The HMAC's order (docs/protocol.md), each with its typed form.
+        let addresses = instance
+            .hmac_addresses()
+            .into_iter()
+            .map(|addr| {
+                let typed = instance
+                    .addresses
+                    .iter()
+                    .find(|a| a.addr == addr)
+                    .map_or_else(|| addr.to_string(), |a| a.typed.clone());
+                (addr, typed)
+            })
+            .collect();
+        let spec = InstanceSpec {
+            name: instance.name.clone(),
+            interface,
+            vlan: instance.vlan,
+            vhid: instance.vhid,
+            srcip: instance.srcip,
+            group: instance.group,
+            nomcast: instance.nomcast,
+            addresses,
+            advbase: instance.advbase,
+            advskew: instance.advskew,
+            deadratio: instance.deadratio,
+            preempt: instance.preempt,
+            neutral: instance.neutral,
+            shutdown: instance.shutdown,
+            ignore_ifstate: instance.ignore_ifstate,
+            upscript: instance.upscript.clone(),
+            downscript: instance.downscript.clone(),
+            xparam: instance.xparam.clone(),
+            tie_break: instance.tie_break,
+            replay_protection: instance.replay_protection,
+            xdp_mode: instance.xdp_mode.into(),
+            script_timeout,
+        };
+        specs.push((spec, instance.password));
+    }
+    Ok(specs)
+}
+
+impl From<XdpMode> for AttachMode {
+    fn from(mode: XdpMode) -> Self {
+        match mode {
+            XdpMode::Auto => Self::Auto,
+            XdpMode::Driver => Self::Driver,
+            XdpMode::Skb => Self::Skb,
+        }
+    }
+}
+
+/// Runs every instance in one process until a signal or a fatal error.
+/// Each comes with its password, which is wiped once its keys exist.
+pub async fn run_instances(
+    instances: Vec<(InstanceSpec, Password)>,
+    options: Options,
+) -> Result<(), DaemonError> {
+    let (script_reports, script_outcomes) = mpsc::unbounded_channel();
+    let (frames_tx, frames) = mpsc::unbounded_channel();
+    let (links_tx, link_events) = mpsc::unbounded_channel();
+    // Bound before anything starts, so that a taken socket or address stops
+    // the start with an error that names it.
+    let status = start_status_servers(&options).await?;
     let mut daemon = Daemon {
-        config,
-        rx_filter,
-        interface,
-        engine,
-        auth,
-        sender,
-        scripts,
-        attachment,
         epoch: Instant::now(),
-        timers: [None, None],
-        stats: Stats::default(),
-        bad_digest_log: RateLimited::new(Duration::from_secs(1)),
-        malformed_log: RateLimited::new(Duration::from_secs(1)),
-        disagreement_log: RateLimited::new(Duration::from_secs(1)),
-        kernel_checks_digest,
+        links: BTreeMap::new(),
+        instances: BTreeMap::new(),
+        routes: HashMap::new(),
+        attachment: None,
+        ring: None,
+        next_id: 0,
+        script_reports,
+        frames_tx,
+        links_tx,
         kernel_bad_digests_reported: 0,
+        kernel_replays_reported: 0,
         link_errors: LinkErrors {
             since: Instant::now(),
             count: 0,
         },
+        reload: options.reload,
+        retiring: Vec::new(),
+        status,
+        started_unix_ms: crate::status::unix_ms_now(),
+        published_transitions: u64::MAX,
     };
-    let result = daemon.event_loop(running, rx, link, script_outcomes).await;
+    for (spec, password) in instances {
+        if let Err(e) = daemon.add_instance(spec, &password).await {
+            // Whatever started already is taken down again.
+            return daemon.stop(Err(e)).await;
+        }
+    }
+    daemon.publish_status();
+    // Every XDP attachment is in place: ready (systemd Type=notify).
+    notify(&[sd_notify::NotifyState::Ready]);
+    let result = daemon
+        .event_loop(frames, link_events, script_outcomes)
+        .await;
     daemon.stop(result).await
 }
 
-/// Whether attaching failed because the interface's XDP slot is taken.
-fn xdp_slot_taken(error: &XdpError) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && matches!(io.raw_os_error(), Some(libc::EEXIST | libc::EBUSY))
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
-/// Where adverts arrive.
-enum Rx {
-    /// The XDP program's ring buffer: only adverts for our VHID that passed
-    /// the kernel's checks.
-    Ring(AdvertReader),
-    /// A socket filter, when the XDP slot is taken: whole frames.
-    Socket(SocketReceiver),
-}
-
-enum Incoming<'a> {
-    Record(carp_common::AdvertRecord),
-    Frame(&'a [u8]),
-}
-
-impl Rx {
-    async fn next(&mut self) -> Result<Incoming<'_>, DaemonError> {
-        match self {
-            Self::Ring(reader) => reader
-                .next()
-                .await
-                .map(Incoming::Record)
-                .map_err(DaemonError::Ring),
-            Self::Socket(receiver) => receiver
-                .next()
-                .await
-                .map(Incoming::Frame)
-                .map_err(DaemonError::SocketRx),
-        }
-    }
-}
-
-fn engine_config(config: &Config) -> EngineConfig {
-    EngineConfig {
-        vhid: config.vhid,
-        advbase: config.advbase,
-        advskew: config.advskew,
-        deadratio: config.deadratio,
-        preempt: config.preempt,
-        neutral: config.neutral,
-        src_ip: config.srcip,
-        tie_break: match config.tie_break {
-            TieBreakArg::Ucarp => engine::TieBreak::UcarpLittleEndian,
-            TieBreakArg::Numeric => engine::TieBreak::Numeric,
-        },
-    }
-}
-
-/// How the event loop ended.
-enum Stop {
-    /// SIGTERM/SIGINT/SIGQUIT/SIGHUP.
-    Signal,
-    /// The interface was deleted.
-    InterfaceGone,
-}
-
-struct Daemon {
-    config: Config,
+/// One interface the daemon serves.
+struct Link {
     interface: Interface,
-    engine: Engine,
-    auth: CarpAuth,
-    rx_filter: RxFilter,
     sender: FrameSender,
-    scripts: ScriptRunner,
-    /// None when another program holds the XDP slot (socket fallback).
-    attachment: Option<XdpAttachment>,
-    /// The engine's clock is the time since this instant.
-    epoch: Instant,
-    /// Deadlines of the engine's timers, indexed by [`timer_slot`].
-    timers: [Option<engine::Instant>; 2],
-    stats: Stats,
-    bad_digest_log: RateLimited,
-    malformed_log: RateLimited,
-    disagreement_log: RateLimited,
-    /// The XDP program verifies digests before the ring (defence in depth:
-    /// the daemon verifies them again).
-    kernel_checks_digest: bool,
-    /// The kernel's `bad_digest` counter when last reported.
-    kernel_bad_digests_reported: u64,
-    link_errors: LinkErrors,
+    /// Multicast memberships by group (none for broadcast-only instances).
+    memberships: HashMap<Ipv4Addr, GroupMembership>,
+    watch: LinkWatch,
+    running: bool,
+    /// Whether the shared XDP program is attached here (else each instance
+    /// reads through a socket filter).
+    xdp: bool,
+    forwarder: tokio::task::AbortHandle,
 }
+
+impl Link {
+    fn output(&self) -> Output<'_> {
+        Output {
+            sender: &self.sender,
+            mac: self.interface.mac,
+        }
+    }
+}
+
+/// A frame from an instance's socket filter, or the error that ended it.
+type SocketFrame = (u64, Result<Vec<u8>, std::io::Error>);
 
 /// Receive errors that said the link went away, in the current second.
 struct LinkErrors {
@@ -369,26 +394,243 @@ struct LinkErrors {
     count: u32,
 }
 
-fn timer_slot(timer: Timer) -> usize {
-    match timer {
-        Timer::MasterDown => 0,
-        Timer::Advert => 1,
-    }
+/// How the event loop ended.
+enum Stop {
+    /// SIGTERM/SIGINT/SIGQUIT (and SIGHUP without a configuration file).
+    Signal,
+    /// The interface of the only remaining instances was deleted.
+    InterfaceGone,
 }
 
-const TIMERS: [Timer; 2] = [Timer::MasterDown, Timer::Advert];
+struct Daemon {
+    /// The engines' clock is the time since this instant.
+    epoch: Instant,
+    links: BTreeMap<u32, Link>,
+    instances: BTreeMap<u64, Instance>,
+    /// (ifindex, VLAN, VHID) → instance id, for the ring's records.
+    routes: HashMap<(u32, u16, u8), u64>,
+    /// The XDP program, loaded once and attached to every interface it can
+    /// have; its maps and ring are shared by all.
+    attachment: Option<XdpAttachment>,
+    ring: Option<AdvertReader>,
+    next_id: u64,
+    script_reports: ScriptReports,
+    frames_tx: mpsc::UnboundedSender<SocketFrame>,
+    links_tx: mpsc::UnboundedSender<(u32, Option<LinkEvent>)>,
+    /// The kernel's `bad_digest` and `replayed` counters when last reported.
+    kernel_bad_digests_reported: u64,
+    kernel_replays_reported: u64,
+    link_errors: LinkErrors,
+    reload: Option<Reload>,
+    /// Script runners of removed instances, finishing their last scripts.
+    retiring: Vec<tokio::task::JoinHandle<()>>,
+    /// What `xcarp status` and the metrics read; None when neither serves.
+    status: Option<tokio::sync::watch::Sender<crate::status::Snapshot>>,
+    started_unix_ms: u64,
+    /// Transitions (all instances) when the snapshot was last published.
+    published_transitions: u64,
+}
 
 impl Daemon {
     fn now(&self) -> engine::Instant {
         self.epoch.elapsed()
     }
 
+    /// Brings up one instance: its interface (XDP attachment or socket
+    /// filter, link watch, sender, group), keys, scripts and engine, then
+    /// starts it.
+    async fn add_instance(
+        &mut self,
+        spec: InstanceSpec,
+        password: &Password,
+    ) -> Result<u64, DaemonError> {
+        let ifindex = self.ensure_link(&spec).await?;
+        let auth = CarpAuth::new(password.as_bytes(), spec.vhid, &spec.addrs())?;
+        let key = (ifindex, spec.vlan, spec.vhid);
+        if self.routes.contains_key(&key) {
+            return Err(DaemonError::Config(format!(
+                "{}: another instance already runs vhid {} on {} (VLAN {})",
+                spec.name, spec.vhid, spec.interface, spec.vlan
+            )));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let link = self.links.get_mut(&ifindex).expect("ensured above");
+        if !spec.nomcast && !link.memberships.contains_key(&spec.group) {
+            let membership = GroupMembership::join(spec.group, ifindex)?;
+            link.memberships.insert(spec.group, membership);
+        }
+        let rx = if link.xdp {
+            let attachment = self.attachment.as_mut().expect("xdp links have one");
+            attachment.configure_vhid_on(
+                ifindex,
+                VhidSettings {
+                    vhid: spec.vhid,
+                    vlan: spec.vlan,
+                    group: spec.group,
+                    broadcast: spec.nomcast,
+                    own_addrs: &[spec.srcip],
+                    hmac: auth.kernel_hmac(),
+                    ring_budget: carp_common::RING_BUDGET_PER_SECOND,
+                    reject_replays: spec.replay_protection,
+                },
+            )?;
+            if auth.kernel_hmac().is_none() {
+                tracing::info!(
+                    "{}: digests are checked by the daemon only (too many addresses for the XDP check)",
+                    spec.name
+                );
+            }
+            RxPath::Xdp {
+                kernel_hmac: auth.kernel_hmac().is_some(),
+            }
+        } else {
+            let mut receiver = SocketReceiver::open(ifindex, spec.vhid, spec.vlan)?;
+            let frames = self.frames_tx.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    let next = receiver.next().await.map(<[u8]>::to_vec);
+                    let failed = next.is_err();
+                    if frames.send((id, next)).is_err() {
+                        break;
+                    }
+                    if failed {
+                        // Let the daemon decide; a link error goes on after
+                        // a pause, anything else ends the instance.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            });
+            RxPath::Socket(task.abort_handle())
+        };
+        let scripts = script_runner(id, &spec, self.script_reports.clone());
+        let mut instance = Instance::new(id, spec, ifindex, auth, scripts, rx);
+        let now = self.now();
+        let link = &self.links[&ifindex];
+        let out = link.output();
+        instance.feed(now, Event::Start, &out);
+        if !link.running && !instance.spec.ignore_ifstate {
+            instance.feed(now, Event::LinkDown, &out);
+        }
+        self.routes.insert(key, id);
+        self.instances.insert(id, instance);
+        Ok(id)
+    }
+
+    /// The interface `spec` runs on, set up if it is the first instance
+    /// there; returns its index.
+    async fn ensure_link(&mut self, spec: &InstanceSpec) -> Result<u32, DaemonError> {
+        if let Some((index, _)) = self
+            .links
+            .iter()
+            .find(|(_, l)| l.interface.name == spec.interface)
+        {
+            return Ok(*index);
+        }
+        let interface = net::lookup_interface(&spec.interface)?;
+        tracing::info!(
+            "Local advertised ethernet address is [{}]",
+            format_mac(&interface.mac)
+        );
+        // Subscribe to link events before anything can change.
+        let (running, mut watch) = net::watch_link(&interface.name, interface.index).await?;
+        let xdp = self.attach(&interface.name, interface.index, spec.xdp_mode)?;
+        let sender = FrameSender::open(interface.index)?;
+        let index = interface.index;
+        // The watch's events go to the loop through one channel for all
+        // interfaces; `None` says the watcher stopped.
+        let mut events = std::mem::replace(&mut watch.events, mpsc::unbounded_channel().1);
+        let links = self.links_tx.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if links.send((index, Some(event))).is_err() {
+                    return;
+                }
+            }
+            let _ = links.send((index, None));
+        })
+        .abort_handle();
+        self.links.insert(
+            index,
+            Link {
+                interface,
+                sender,
+                memberships: HashMap::new(),
+                watch,
+                running,
+                xdp,
+                forwarder,
+            },
+        );
+        Ok(index)
+    }
+
+    /// Attaches the shared XDP program to one more interface. `false`: the
+    /// interface's XDP slot is held by another program (such as another
+    /// xcarp) and the mode allows the socket-filter fallback.
+    fn attach(&mut self, name: &str, ifindex: u32, mode: AttachMode) -> Result<bool, DaemonError> {
+        let attached = match &mut self.attachment {
+            None => XdpAttachment::attach(name, mode).map(|a| {
+                let used = a.mode_name();
+                self.ring = None;
+                self.attachment = Some(a);
+                used
+            }),
+            Some(attachment) => attachment.attach_also(name, mode),
+        };
+        match attached {
+            Ok(used) => {
+                if self.ring.is_none()
+                    && let Some(attachment) = &mut self.attachment
+                {
+                    self.ring = Some(attachment.advert_reader()?);
+                }
+                tracing::info!("XDP program attached to {name} in {used} mode");
+                Ok(true)
+            }
+            // One xcarp per VIP on one interface (as with ucarp) is common;
+            // the first one holds the XDP slot and passes other VHIDs on.
+            Err(e) if mode == AttachMode::Auto && xdp_slot_taken(&e) => {
+                tracing::warn!(
+                    "XDP is already in use on {name} (another xcarp?): receiving its adverts through socket filters instead"
+                );
+                let _ = ifindex;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Takes an instance out: its downscript runs if it is MASTER, its
+    /// kernel entry goes, its scripts finish in the background.
+    fn remove_instance(&mut self, id: u64) {
+        let Some(mut instance) = self.instances.remove(&id) else {
+            return;
+        };
+        let key = (instance.ifindex, instance.spec.vlan, instance.spec.vhid);
+        self.routes.remove(&key);
+        let now = self.now();
+        if let Some(link) = self.links.get(&instance.ifindex) {
+            instance.feed(now, Event::Shutdown, &link.output());
+            if link.xdp
+                && let Some(attachment) = &mut self.attachment
+            {
+                let _ = attachment.remove_vhid_on(key.0, key.1, key.2);
+            }
+        }
+        if let RxPath::Socket(task) = &instance.rx {
+            task.abort();
+        }
+        tracing::info!("{}: stopped", instance.spec.name);
+        let scripts = instance.scripts;
+        self.retiring.push(tokio::spawn(scripts.finish()));
+    }
+
     async fn event_loop(
         &mut self,
-        running: bool,
-        mut rx: Rx,
-        mut link: LinkWatch,
-        mut script_outcomes: mpsc::UnboundedReceiver<(Script, ScriptOutcome)>,
+        mut frames: mpsc::UnboundedReceiver<SocketFrame>,
+        mut link_events: mpsc::UnboundedReceiver<(u32, Option<LinkEvent>)>,
+        mut script_outcomes: mpsc::UnboundedReceiver<(u64, engine::Script, ScriptOutcome)>,
     ) -> Result<Stop, DaemonError> {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
         let mut usr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signal)?;
@@ -397,91 +639,285 @@ impl Daemon {
         let mut quit = signal(SignalKind::quit()).map_err(DaemonError::Signal)?;
         let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
 
-        // Adverts with a wrong digest die in the kernel when it checks them:
-        // report them as ucarp does (a wrong password, VHID or address is the
-        // usual cause), from the kernel's counter, once a second at most.
+        // Adverts with a wrong digest or a replayed counter die in the
+        // kernel when it checks them: report them as ucarp does, from the
+        // kernel's counters, once a second at most.
         let mut kernel_drops = tokio::time::interval(Duration::from_secs(1));
         kernel_drops.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-        let now = self.now();
-        self.feed(now, Event::Start);
-        if !running && !self.config.ignore_ifstate {
-            self.feed(now, Event::LinkDown);
-        }
-
+        let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+        status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.publish_status_on_transition();
             let next = self
-                .timers
-                .iter()
-                .flatten()
+                .instances
+                .values()
+                .filter_map(Instance::next_deadline)
                 .min()
-                .map(|at| self.epoch + *at);
+                .map(|at| self.epoch + at);
+            let has_ring = self.ring.is_some();
             tokio::select! {
-                incoming = rx.next() => match incoming {
-                    Ok(Incoming::Record(record)) => self.on_record(&record),
-                    Ok(Incoming::Frame(frame)) => {
-                        let verdict = self.rx_filter.accept_frame(frame, &self.auth);
-                        self.on_verdict(verdict.map(|packet| (packet.src, packet.received_advert())));
-                    }
-                    Err(e) => self.on_receive_error(e, &link)?,
+                record = next_record(self.ring.as_mut()), if has_ring => match record {
+                    Ok(record) => self.on_record(&record),
+                    Err(e) => self.on_receive_error(DaemonError::Ring(e), None)?,
+                },
+                Some((id, frame)) = frames.recv() => match frame {
+                    Ok(frame) => self.on_frame(id, &frame),
+                    Err(e) => self.on_receive_error(DaemonError::SocketRx(e), Some(id))?,
                 },
                 () = sleep_until(next) => self.fire_due_timers(),
-                _ = kernel_drops.tick(), if self.kernel_checks_digest => self.report_kernel_bad_digests(),
-                Some((script, _outcome)) = script_outcomes.recv() => {
+                _ = kernel_drops.tick(), if self.attachment.is_some() => self.report_kernel_drops(),
+                _ = status_tick.tick(), if self.status.is_some() => self.publish_status(),
+                Some((id, script, outcome)) = script_outcomes.recv() => {
                     let now = self.now();
-                    self.feed(now, Event::ScriptFinished(script));
+                    if let Some(instance) = self.instances.get_mut(&id)
+                        && let Some(link) = self.links.get(&instance.ifindex)
+                    {
+                        instance.on_script_finished(now, script, &outcome, &link.output());
+                    }
                 }
-                event = link.events.recv() => match event {
-                    Some(LinkEvent::Running(up)) => self.on_link(up),
-                    Some(LinkEvent::Gone) => return Ok(Stop::InterfaceGone),
-                    None => return Err(DaemonError::LinkWatchStopped),
-                },
+                Some((ifindex, event)) = link_events.recv() => {
+                    if let Some(stop) = self.on_link_event(ifindex, event)? {
+                        return Ok(stop);
+                    }
+                }
                 _ = usr1.recv() => self.log_status(),
                 _ = usr2.recv() => {
                     tracing::debug!("Caught signal (USR2) considering going down");
                     let now = self.now();
-                    self.feed(now, Event::Demote);
+                    for instance in self.instances.values_mut() {
+                        if let Some(link) = self.links.get(&instance.ifindex) {
+                            instance.feed(now, Event::Demote, &link.output());
+                        }
+                    }
                 }
                 _ = term.recv() => return Ok(Stop::Signal),
                 _ = int.recv() => return Ok(Stop::Signal),
                 _ = quit.recv() => return Ok(Stop::Signal),
-                _ = hup.recv() => return Ok(Stop::Signal),
+                _ = hup.recv() => {
+                    if self.reload.is_none() {
+                        return Ok(Stop::Signal);
+                    }
+                    notify(&[sd_notify::NotifyState::Reloading]);
+                    self.reload().await;
+                    self.publish_status();
+                    notify(&[sd_notify::NotifyState::Ready]);
+                }
             }
         }
     }
 
-    /// Ends the daemon. A MASTER gives its VIP up first (downscript) on
-    /// every exit but a signal without --shutdown, which keeps ucarp's
-    /// meaning (see [`releases_vip_on_exit`]). The XDP program is detached
-    /// when `self` is dropped.
-    async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
-        let gone = matches!(result, Ok(Stop::InterfaceGone));
-        if releases_vip_on_exit(&result, self.config.shutdown) {
-            let downscript = self
-                .config
-                .downscript
-                .as_ref()
-                .map_or_else(String::new, |p| p.display().to_string());
-            if result.is_ok() && !gone {
-                tracing::debug!("Calling [{downscript}] and exiting");
-            } else if self.engine.state() == State::Master {
-                tracing::warn!("exiting while MASTER: calling [{downscript}] first");
+    /// SIGHUP with a configuration file: reads it again and applies the
+    /// difference. Unchanged instances keep everything; changed ones are
+    /// replaced, removed ones stopped (downscript), new ones started. A file
+    /// that does not load is rejected as a whole and nothing changes.
+    async fn reload(&mut self) {
+        let Some(reload) = &mut self.reload else {
+            return;
+        };
+        tracing::info!("SIGHUP: reloading the configuration");
+        let specs = match reload() {
+            Ok(specs) => specs,
+            Err(e) => {
+                tracing::error!("reload rejected, the running instances are kept: {e}");
+                return;
             }
-            let now = self.now();
-            self.feed(now, Event::Shutdown);
+        };
+        let plan = reload_plan(
+            self.instances
+                .values()
+                .map(|i| (i.id, &i.spec, i.auth().digest(0))),
+            &specs,
+        );
+        let (mut kept, mut removed, mut added) = (0, 0, 0);
+        for id in &plan.remove {
+            self.remove_instance(*id);
+            removed += 1;
         }
-        let Daemon {
-            scripts,
-            attachment,
-            interface,
-            ..
-        } = self;
-        scripts.finish().await;
-        drop(attachment);
-        if gone {
-            return Err(DaemonError::InterfaceGone(interface.name));
+        for (id, index) in &plan.keep {
+            // Same protocol: the engine, timers and counters stay; what only
+            // scripts and logs use is taken from the file.
+            if let Some(instance) = self.instances.get_mut(id) {
+                let (spec, _) = &specs[*index];
+                let reports = self.script_reports.clone();
+                if let Some(old) =
+                    instance.update_settings(spec, |spec| script_runner(*id, spec, reports))
+                {
+                    self.retiring.push(tokio::spawn(old.finish()));
+                }
+            }
+            kept += 1;
         }
-        result.map(|_| ())
+        for index in &plan.add {
+            let (spec, password) = &specs[*index];
+            match self.add_instance(spec.clone(), password).await {
+                Ok(_) => added += 1,
+                Err(e) => tracing::error!("{}: cannot start: {e}", spec.name),
+            }
+        }
+        let unused: Vec<u32> = self.links.keys().copied().collect();
+        for ifindex in unused {
+            self.drop_link(ifindex);
+        }
+        tracing::info!("reloaded: {kept} instance(s) kept, {removed} stopped, {added} started");
+    }
+
+    /// Publishes a fresh snapshot for `xcarp status` and the metrics.
+    fn publish_status(&mut self) {
+        let Some(status) = &self.status else {
+            return;
+        };
+        use crate::status::{InterfaceStatus, RxPath as StatusRx, Snapshot, xdp_counter_map};
+        let mut snapshot = Snapshot::for_this_process(self.started_unix_ms);
+        snapshot.instances = self
+            .instances
+            .values()
+            .map(|i| {
+                i.status(match i.rx {
+                    RxPath::Xdp { .. } => StatusRx::Xdp,
+                    RxPath::Socket(_) => StatusRx::Socket,
+                })
+            })
+            .collect();
+        snapshot.interfaces = self
+            .links
+            .values()
+            .map(|l| InterfaceStatus {
+                name: l.interface.name.clone(),
+                ifindex: l.interface.index,
+                running: l.running,
+                xdp_mode: self
+                    .attachment
+                    .as_ref()
+                    .and_then(|a| a.mode_on(l.interface.index))
+                    .filter(|_| l.xdp)
+                    .map(str::to_owned),
+                xdp_counters: None,
+            })
+            .collect();
+        snapshot.xdp_counters = self
+            .attachment
+            .as_ref()
+            .and_then(|a| a.counters().ok())
+            .map(|c| xdp_counter_map(&c));
+        status.send_replace(snapshot);
+        self.published_transitions = self.transitions();
+    }
+
+    fn transitions(&self) -> u64 {
+        self.instances
+            .values()
+            .map(|i| i.stats.became_master + i.stats.released_master)
+            .sum()
+    }
+
+    /// A state change shows in the status at once, not at the next tick.
+    fn publish_status_on_transition(&mut self) {
+        if self.status.is_some() && self.transitions() != self.published_transitions {
+            self.publish_status();
+        }
+    }
+
+    fn instance_output(&mut self, id: u64) -> Option<(&mut Instance, Output<'_>)> {
+        let instance = self.instances.get_mut(&id)?;
+        let link = self.links.get(&instance.ifindex)?;
+        Some((instance, link.output()))
+    }
+
+    /// An advert that passed the XDP program's checks, for the instance of
+    /// its (interface, VLAN, VHID).
+    fn on_record(&mut self, record: &carp_common::AdvertRecord) {
+        let key = (record.ifindex, record.vlan_id, record.carp[1]);
+        let Some(&id) = self.routes.get(&key) else {
+            return; // removed since the kernel took it
+        };
+        let now = self.now();
+        if let Some((instance, out)) = self.instance_output(id) {
+            instance.on_record(now, record, &out);
+        }
+    }
+
+    fn on_frame(&mut self, id: u64, frame: &[u8]) {
+        let now = self.now();
+        if let Some((instance, out)) = self.instance_output(id) {
+            instance.on_frame(now, frame, &out);
+        }
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = self.now();
+        for instance in self.instances.values_mut() {
+            if let Some(link) = self.links.get(&instance.ifindex) {
+                instance.fire_due_timers(now, &link.output());
+            }
+        }
+    }
+
+    /// A link event of one interface. A deleted interface stops its
+    /// instances (downscripts first); the daemon ends when none is left.
+    fn on_link_event(
+        &mut self,
+        ifindex: u32,
+        event: Option<LinkEvent>,
+    ) -> Result<Option<Stop>, DaemonError> {
+        let Some(link) = self.links.get_mut(&ifindex) else {
+            return Ok(None);
+        };
+        let name = link.interface.name.clone();
+        match event {
+            Some(LinkEvent::Running(up)) => {
+                link.running = up;
+                if up {
+                    tracing::info!("Interface {name} is running again");
+                } else {
+                    tracing::warn!("Interface {name} lost its carrier (or went down)");
+                }
+                let now = self.now();
+                let link = &self.links[&ifindex];
+                for instance in self.instances.values_mut() {
+                    if instance.ifindex == ifindex {
+                        instance.on_link(now, up, &link.output());
+                    }
+                }
+                Ok(None)
+            }
+            Some(LinkEvent::Gone) => {
+                let ids: Vec<u64> = self
+                    .instances
+                    .values()
+                    .filter(|i| i.ifindex == ifindex)
+                    .map(|i| i.id)
+                    .collect();
+                if ids.len() == self.instances.len() {
+                    return Ok(Some(Stop::InterfaceGone));
+                }
+                tracing::error!(
+                    "interface {name} disappeared: stopping its {} instance(s); reload to start them again",
+                    ids.len()
+                );
+                for id in ids {
+                    self.remove_instance(id);
+                }
+                self.drop_link(ifindex);
+                Ok(None)
+            }
+            None => Err(DaemonError::LinkWatchStopped),
+        }
+    }
+
+    /// Forgets an interface no instance uses any more.
+    fn drop_link(&mut self, ifindex: u32) {
+        if self.instances.values().any(|i| i.ifindex == ifindex) {
+            return;
+        }
+        if let Some(link) = self.links.remove(&ifindex) {
+            link.forwarder.abort();
+            if link.xdp
+                && let Some(attachment) = &mut self.attachment
+            {
+                let _ = attachment.detach_from(ifindex);
+            }
+        }
     }
 
     /// A receive error: one that says the link went down is a link event
@@ -490,7 +926,7 @@ impl Daemon {
     fn on_receive_error(
         &mut self,
         error: DaemonError,
-        link: &LinkWatch,
+        from: Option<u64>,
     ) -> Result<(), DaemonError> {
         let Some(io) = error.link_error() else {
             return Err(error);
@@ -506,218 +942,209 @@ impl Daemon {
         if self.link_errors.count > MAX_LINK_ERRORS_PER_SECOND {
             return Err(DaemonError::LinkErrors(std::io::Error::from(io.kind())));
         }
-        tracing::warn!(
-            "receiving on {} failed ({io}): the link went away, re-reading its state",
-            self.interface.name
-        );
-        link.resync();
+        // The socket of one instance names its interface; the ring serves
+        // them all, so every watcher re-reads its link.
+        let ifindex = from
+            .and_then(|id| self.instances.get(&id))
+            .map(|i| i.ifindex);
+        for (index, link) in &self.links {
+            if ifindex.is_none_or(|i| i == *index) {
+                tracing::warn!(
+                    "receiving on {} failed ({io}): the link went away, re-reading its state",
+                    link.interface.name
+                );
+                link.watch.resync();
+            }
+        }
         Ok(())
     }
 
     /// Logs (ucarp's "Bad digest" warning, without the digests, which the
     /// kernel does not hand over) how many adverts the XDP program dropped
-    /// for a wrong digest since the last report.
-    fn report_kernel_bad_digests(&mut self) {
+    /// for a wrong digest since the last report, and likewise for replays.
+    fn report_kernel_drops(&mut self) {
         let Some(counters) = self.attachment.as_ref().and_then(|a| a.counters().ok()) else {
             return;
         };
         let new = counters
             .bad_digest
             .saturating_sub(self.kernel_bad_digests_reported);
-        if new == 0 {
-            return;
-        }
-        self.kernel_bad_digests_reported = counters.bad_digest;
-        self.stats.bad_digest += new;
-        tracing::warn!(
-            "Bad digest - {new} advert(s) dropped by the XDP program since the last report - \
-             Check vhid, password and virtual IP address"
-        );
-    }
-
-    fn fire_due_timers(&mut self) {
-        let now = self.now();
-        for timer in TIMERS {
-            let slot = timer_slot(timer);
-            if let Some(at) = self.timers[slot]
-                && at <= now
-            {
-                self.timers[slot] = None;
-                // Fire at the scheduled time, not the wake-up time, so that
-                // the advert schedule does not drift by the wake-up latency.
-                self.feed(at, Event::TimerFired(timer));
-            }
-        }
-    }
-
-    fn on_link(&mut self, running: bool) {
-        if self.config.ignore_ifstate {
-            return;
-        }
-        let now = self.now();
-        if running {
-            tracing::info!("Interface {} is running again", self.interface.name);
-            self.feed(now, Event::LinkUp);
-        } else {
+        if new > 0 {
+            self.kernel_bad_digests_reported = counters.bad_digest;
             tracing::warn!(
-                "Interface {} lost its carrier (or went down)",
-                self.interface.name
+                "Bad digest - {new} advert(s) dropped by the XDP program since the last report - \
+                 Check vhid, password and virtual IP address"
             );
-            self.feed(now, Event::LinkDown);
+        }
+        let new = counters
+            .replayed
+            .saturating_sub(self.kernel_replays_reported);
+        if new > 0 {
+            self.kernel_replays_reported = counters.replayed;
+            tracing::warn!(
+                "Replayed adverts - {new} authentic advert(s) whose counter was not newer than \
+                 the last of its stream dropped by the XDP program since the last report"
+            );
         }
     }
 
-    /// An advert that passed the XDP program's checks: verify what needs the
-    /// password (and the checksum, which the kernel does not check), then
-    /// hand it to the engine.
-    fn on_record(&mut self, record: &carp_common::AdvertRecord) {
-        let src = Ipv4Addr::from(record.src_ip);
-        let dst = Ipv4Addr::from(record.dst_ip);
-        let verdict = self
-            .rx_filter
-            .accept_header(src, dst, &record.carp, &self.auth);
-        if self.kernel_checks_digest && matches!(verdict, Err(RxError::BadDigest { .. })) {
-            self.stats.kernel_disagreements += 1;
-            if let Some(suppressed) = self.disagreement_log.check(Instant::now()) {
-                tracing::error!(
-                    "the XDP program passed an advert from {src} whose digest the daemon rejects \
-                     ({} so far){}: dropped",
-                    self.stats.kernel_disagreements,
-                    suppressed_note(suppressed)
-                );
-            }
+    /// SIGUSR1: each instance's status and counters, then the XDP
+    /// program's.
+    fn log_status(&self) {
+        for instance in self.instances.values() {
+            instance.log_status();
         }
-        self.on_verdict(verdict.map(|header| (src, header.received_advert(src))));
-    }
-
-    /// Feeds an authentic advert to the engine; counts and (rate-limited)
-    /// logs a rejected one.
-    fn on_verdict(&mut self, verdict: Result<(Ipv4Addr, ReceivedAdvert), RxError>) {
-        let err = match verdict {
-            Ok((_, advert)) => {
-                self.stats.adverts_received += 1;
-                let now = self.now();
-                self.feed(now, Event::Advert(advert));
-                return;
-            }
-            // Our own adverts only reach the socket fallback; not an error.
-            Err(RxError::OwnAdvert) => return,
-            Err(e) => e,
-        };
-        let limiter = if matches!(err, RxError::BadDigest { .. }) {
-            self.stats.bad_digest += 1;
-            &mut self.bad_digest_log
-        } else {
-            self.stats.malformed += 1;
-            &mut self.malformed_log
-        };
-        let Some((level, text)) = err.ucarp_log() else {
-            return;
-        };
-        if let Some(suppressed) = limiter.check(Instant::now()) {
-            log(level, &format!("{text}{}", suppressed_note(suppressed)));
+        match &self.attachment {
+            Some(a) => tracing::info!(
+                "xdp: {}",
+                a.counters()
+                    .map_or_else(|e| format!("unavailable ({e})"), |c| c.to_string())
+            ),
+            None => tracing::info!("xdp: not attached (socket filters)"),
         }
     }
 
-    /// Gives the engine an event and carries out the actions it returns,
-    /// including the events those actions cause (send results).
-    fn feed(&mut self, now: engine::Instant, event: Event) {
-        let mut pending = VecDeque::from([event]);
-        while let Some(event) = pending.pop_front() {
-            for action in self.engine.handle(now, event) {
-                if let Some(follow_up) = self.perform(now, action) {
-                    pending.push_back(follow_up);
-                }
+    /// Ends the daemon. A MASTER gives its VIP up first (downscript) on
+    /// every exit but a signal without --shutdown, which keeps ucarp's
+    /// meaning (see [`releases_vip_on_exit`]). The XDP program is detached
+    /// when the attachment is dropped, after every script has finished.
+    async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
+        notify(&[sd_notify::NotifyState::Stopping]);
+        let gone = matches!(result, Ok(Stop::InterfaceGone));
+        let now = self.now();
+        for instance in self.instances.values_mut() {
+            if !releases_vip_on_exit(&result, instance.spec.shutdown) {
+                continue;
+            }
+            let downscript = instance
+                .spec
+                .downscript
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string());
+            if result.is_ok() && !gone {
+                tracing::debug!("Calling [{downscript}] and exiting");
+            } else if instance.engine.state() == State::Master {
+                tracing::warn!("exiting while MASTER: calling [{downscript}] first");
+            }
+            if let Some(link) = self.links.get(&instance.ifindex) {
+                instance.feed(now, Event::Shutdown, &link.output());
             }
         }
-    }
-
-    fn perform(&mut self, now: engine::Instant, action: Action) -> Option<Event> {
-        match action {
-            Action::SendAdvert {
-                advbase,
-                advskew,
-                counter,
-            } => {
-                let frame = wire::build_advert_frame(&wire::AdvertFrameParams {
-                    src_ip: self.config.srcip,
-                    group: self.config.group,
-                    broadcast: self.config.nomcast,
-                    vhid: self.config.vhid,
-                    advbase,
-                    advskew,
-                    counter,
-                    ip_id: rand::random(),
-                    digest: self.auth.digest(counter),
-                });
-                let ok = self.send("advert", &frame);
-                if ok {
-                    self.stats.adverts_sent += 1;
-                }
-                Some(Event::SendResult { ok })
+        let gone_name = self
+            .links
+            .values()
+            .next()
+            .map(|l| l.interface.name.clone())
+            .unwrap_or_default();
+        for (_, instance) in std::mem::take(&mut self.instances) {
+            if let RxPath::Socket(task) = &instance.rx {
+                task.abort();
             }
-            Action::SendGarp => {
-                let frame = wire::build_garp_frame(self.interface.mac, self.config.vip);
-                if self.send("gratuitous ARP", &frame) {
-                    self.stats.garps_sent += 1;
-                }
-                None
-            }
-            Action::RunScript(script) => {
-                self.scripts.run(script);
-                None
-            }
-            Action::ArmTimer { timer, at } => {
-                self.timers[timer_slot(timer)] = Some(at.max(now));
-                None
-            }
-            Action::CancelTimer(timer) => {
-                self.timers[timer_slot(timer)] = None;
-                None
-            }
-            Action::Log { level, message } => {
-                log(level, &message);
-                None
-            }
+            instance.scripts.finish().await;
         }
-    }
-
-    fn send(&mut self, what: &str, frame: &[u8]) -> bool {
-        match self.sender.send(frame) {
-            Ok(()) => true,
-            Err(e) => {
-                self.stats.send_errors += 1;
-                tracing::warn!("write() has failed ({what}): {e}");
-                false
-            }
+        for retiring in std::mem::take(&mut self.retiring) {
+            let _ = retiring.await;
         }
+        for link in self.links.values() {
+            link.forwarder.abort();
+        }
+        drop(self.ring.take());
+        drop(self.attachment.take());
+        // Stops the status and metrics servers (the socket file goes).
+        drop(self.status.take());
+        if gone {
+            return Err(DaemonError::InterfaceGone(gone_name));
+        }
+        result.map(|_| ())
     }
+}
 
-    /// SIGUSR1: ucarp's status line, then xcarp's counters.
-    fn log_status(&mut self) {
-        let state = match self.engine.state() {
-            State::Backup | State::Init => "BACKUP",
-            State::Master => "MASTER",
-        };
-        tracing::info!("{state} on {} id {}", self.interface.name, self.config.vhid);
-        let s = &self.stats;
-        tracing::info!(
-            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} malformed={} xdp/daemon digest disagreements={}; xdp: {}",
-            s.adverts_received,
-            s.adverts_sent,
-            s.garps_sent,
-            s.send_errors,
-            s.bad_digest,
-            s.malformed,
-            s.kernel_disagreements,
-            match &self.attachment {
-                Some(a) => a
-                    .counters()
-                    .map_or_else(|e| format!("unavailable ({e})"), |c| c.to_string()),
-                None => "not attached (socket filter)".to_owned(),
-            }
-        );
+/// Binds the status socket and the metrics endpoint that `options` asks
+/// for and serves them from one snapshot channel.
+async fn start_status_servers(
+    options: &Options,
+) -> Result<Option<tokio::sync::watch::Sender<crate::status::Snapshot>>, DaemonError> {
+    use crate::status::{MetricsServer, Snapshot, SocketAccess, StatusServer};
+    if options.status_socket.is_none() && options.metrics_listen.is_none() {
+        return Ok(None);
     }
+    let (tx, rx) =
+        tokio::sync::watch::channel(Snapshot::for_this_process(crate::status::unix_ms_now()));
+    let status_err = |e: crate::status::ServeError| DaemonError::Config(e.to_string());
+    if let Some(path) = &options.status_socket {
+        let server = StatusServer::bind(path, SocketAccess::ROOT_ONLY)
+            .await
+            .map_err(status_err)?;
+        tracing::info!("status: xcarp status answers on {}", path.display());
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(rx).await {
+                tracing::error!("status socket: {e}");
+            }
+        });
+    }
+    if let Some(addr) = options.metrics_listen {
+        let server = MetricsServer::bind(addr).await.map_err(status_err)?;
+        tracing::info!("metrics: http://{addr}/metrics");
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(rx).await {
+                tracing::error!("metrics endpoint: {e}");
+            }
+        });
+    }
+    Ok(Some(tx))
+}
+
+/// Tells systemd (Type=notify) how the service is doing; nothing without
+/// NOTIFY_SOCKET.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+/// The script runner of instance `id`.
+fn script_runner(id: u64, spec: &InstanceSpec, reports: ScriptReports) -> ScriptRunner {
+    ScriptRunner::start(
+        ScriptSpec {
+            up: spec.upscript.clone(),
+            down: spec.downscript.clone(),
+            interface: spec.interface.clone(),
+            vip_args: spec
+                .addresses
+                .iter()
+                .map(|(_, typed)| typed.clone())
+                .collect(),
+            xparam: spec.xparam.clone(),
+            timeout: spec.script_timeout,
+        },
+        Some((id, reports)),
+    )
+}
+
+/// The ring's next record (only polled when there is a ring).
+async fn next_record(
+    ring: Option<&mut AdvertReader>,
+) -> Result<carp_common::AdvertRecord, XdpError> {
+    match ring {
+        Some(ring) => ring.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether attaching failed because the interface's XDP slot is taken.
+fn xdp_slot_taken(error: &XdpError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(libc::EEXIST | libc::EBUSY))
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn log(level: LogLevel, message: &str) {
@@ -795,6 +1222,76 @@ mod tests {
             assert!(ring(errno).link_error().is_none(), "{errno}");
         }
         assert!(DaemonError::LinkWatchStopped.link_error().is_none());
+    }
+
+    fn spec(vhid: u8, advskew: u8) -> InstanceSpec {
+        InstanceSpec {
+            name: format!("vhid {vhid}"),
+            interface: "eth0".into(),
+            vlan: 0,
+            vhid,
+            srcip: Ipv4Addr::new(192, 0, 2, 1),
+            group: Ipv4Addr::new(224, 0, 0, 18),
+            nomcast: false,
+            addresses: vec![(Ipv4Addr::new(192, 0, 2, 100 + vhid), "vip".into())],
+            advbase: 1,
+            advskew,
+            deadratio: 3,
+            preempt: false,
+            neutral: false,
+            shutdown: false,
+            ignore_ifstate: false,
+            upscript: None,
+            downscript: None,
+            xparam: None,
+            tie_break: engine::TieBreak::default(),
+            replay_protection: true,
+            xdp_mode: AttachMode::Auto,
+            script_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn password(p: &str) -> Password {
+        Password::new(p.as_bytes())
+    }
+
+    fn digest(spec: &InstanceSpec, p: &str) -> [u8; 20] {
+        CarpAuth::new(p.as_bytes(), spec.vhid, &spec.addrs())
+            .expect("auth")
+            .digest(0)
+    }
+
+    #[test]
+    fn reload_keeps_unchanged_instances_and_replaces_changed_ones() {
+        let running = [spec(1, 0), spec(2, 0), spec(3, 0), spec(4, 0)];
+        let mut renamed = spec(1, 0);
+        renamed.name = "web".into();
+        renamed.upscript = Some("/etc/xcarp/up".into());
+        let new = vec![
+            // 1: only its name and script changed: kept.
+            (renamed, password("pw")),
+            // 2: another skew: replaced.
+            (spec(2, 100), password("pw")),
+            // 3: another password: replaced.
+            (spec(3, 0), password("other")),
+            // 4: gone. 5: new.
+            (spec(5, 0), password("pw")),
+        ];
+        let plan = reload_plan(
+            running
+                .iter()
+                .zip(10..)
+                .map(|(s, id)| (id, s, digest(s, "pw"))),
+            &new,
+        );
+        assert_eq!(
+            plan,
+            ReloadPlan {
+                keep: vec![(10, 0)],
+                remove: vec![11, 12, 13],
+                add: vec![1, 2, 3],
+            }
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Up/down scripts: `<script> <interface> <vip> [xparam]`, executed without a
-//! shell, exactly as ucarp calls them.
+//! shell, exactly as ucarp calls them; an instance with several virtual
+//! addresses runs its script once per address, in the configured order.
 //!
 //! Unlike ucarp, a script never blocks the protocol: scripts run on their own
 //! task, one at a time and in the order of the transitions that asked for
@@ -18,7 +19,8 @@ pub struct ScriptSpec {
     pub up: Option<PathBuf>,
     pub down: Option<PathBuf>,
     pub interface: String,
-    pub vip_arg: String,
+    /// Each virtual address as typed (ucarp passes the argument unchanged).
+    pub vip_args: Vec<String>,
     pub xparam: Option<String>,
     pub timeout: Duration,
 }
@@ -33,6 +35,10 @@ pub enum ScriptOutcome {
     TimedOut,
 }
 
+/// Where a runner reports each outcome: the instance's tag and a channel
+/// shared by all instances.
+pub type ScriptReports = mpsc::UnboundedSender<(u64, Script, ScriptOutcome)>;
+
 /// Runs scripts in order on a task of its own.
 pub struct ScriptRunner {
     queue: mpsc::UnboundedSender<Script>,
@@ -42,16 +48,13 @@ pub struct ScriptRunner {
 impl ScriptRunner {
     /// Starts the worker. `report` (optional) receives each outcome, for tests
     /// and counters.
-    pub fn start(
-        spec: ScriptSpec,
-        report: Option<mpsc::UnboundedSender<(Script, ScriptOutcome)>>,
-    ) -> Self {
+    pub fn start(spec: ScriptSpec, report: Option<(u64, ScriptReports)>) -> Self {
         let (queue, mut requests) = mpsc::unbounded_channel::<Script>();
         let worker = tokio::spawn(async move {
             while let Some(script) = requests.recv().await {
-                let outcome = run_one(&spec, script).await;
-                if let Some(report) = &report {
-                    let _ = report.send((script, outcome));
+                let outcome = run_all(&spec, script).await;
+                if let Some((tag, report)) = &report {
+                    let _ = report.send((*tag, script, outcome));
                 }
             }
         });
@@ -72,7 +75,9 @@ impl ScriptRunner {
     }
 }
 
-async fn run_one(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
+/// The script once per address; the outcome is the first failure, or the
+/// last run's.
+async fn run_all(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
     let path = match script {
         Script::Up => &spec.up,
         Script::Down => &spec.down,
@@ -80,7 +85,18 @@ async fn run_one(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
     let Some(path) = path else {
         return ScriptOutcome::Skipped;
     };
-    let mut shown = format!("{} {} {}", path.display(), spec.interface, spec.vip_arg);
+    let mut outcome = ScriptOutcome::Skipped;
+    for vip_arg in &spec.vip_args {
+        outcome = run_one(spec, path, vip_arg).await;
+        if outcome != ScriptOutcome::Exited(Some(0)) {
+            break;
+        }
+    }
+    outcome
+}
+
+async fn run_one(spec: &ScriptSpec, path: &std::path::Path, vip_arg: &str) -> ScriptOutcome {
+    let mut shown = format!("{} {} {}", path.display(), spec.interface, vip_arg);
     if let Some(x) = &spec.xparam {
         shown.push(' ');
         shown.push_str(x);
@@ -88,7 +104,7 @@ async fn run_one(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
     tracing::warn!("Spawning [{shown}]");
     let mut cmd = tokio::process::Command::new(path);
     cmd.arg(&spec.interface)
-        .arg(&spec.vip_arg)
+        .arg(vip_arg)
         .args(spec.xparam.as_slice())
         .stdin(Stdio::null())
         // Its own process group, so a timeout kills what it started too.
@@ -152,7 +168,7 @@ mod tests {
             up,
             down,
             interface: "eth9".into(),
-            vip_arg: "192.0.2.7".into(),
+            vip_args: vec!["192.0.2.7".into()],
             xparam: None,
             timeout,
         }
@@ -190,6 +206,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn several_addresses_run_the_script_once_each_in_order() {
+        let dir = temp_dir("multi");
+        let log = dir.join("log");
+        let up = script(&dir, "up", &format!("echo \"$2\" >> {}", log.display()));
+        let mut s = spec(Some(up), None, Duration::from_secs(5));
+        s.vip_args = vec!["192.0.2.7".into(), "192.0.2.8".into(), "192.0.2.9".into()];
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let runner = ScriptRunner::start(s, Some((7, tx)));
+        runner.run(Script::Up);
+        runner.finish().await;
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "192.0.2.7\n192.0.2.8\n192.0.2.9\n"
+        );
+        // One report for the transition, tagged with the instance.
+        assert_eq!(
+            rx.recv().await,
+            Some((7, Script::Up, ScriptOutcome::Exited(Some(0))))
+        );
+        assert_eq!(rx.recv().await, None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn a_hanging_script_and_its_children_are_killed_at_the_timeout() {
         let dir = temp_dir("hang");
         let marker = dir.join("child-survived");
@@ -201,8 +241,10 @@ mod tests {
             &format!("(sleep 2; touch {}) & sleep 100", marker.display()),
         );
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let runner =
-            ScriptRunner::start(spec(Some(up), None, Duration::from_millis(300)), Some(tx));
+        let runner = ScriptRunner::start(
+            spec(Some(up), None, Duration::from_millis(300)),
+            Some((0, tx)),
+        );
         let started = Instant::now();
         runner.run(Script::Up);
         runner.finish().await;
@@ -210,7 +252,10 @@ mod tests {
             started.elapsed() < Duration::from_secs(2),
             "timeout not enforced"
         );
-        assert_eq!(rx.recv().await, Some((Script::Up, ScriptOutcome::TimedOut)));
+        assert_eq!(
+            rx.recv().await,
+            Some((0, Script::Up, ScriptOutcome::TimedOut))
+        );
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "the script's child outlived the kill");
         let _ = std::fs::remove_dir_all(&dir);
@@ -236,7 +281,7 @@ mod tests {
                         let outcome = runtime.block_on(async {
                             let runner = ScriptRunner::start(
                                 spec(Some(up), None, Duration::from_secs(5)),
-                                Some(tx),
+                                Some((0, tx)),
                             );
                             runner.run(Script::Up);
                             runner.finish().await;
@@ -244,7 +289,7 @@ mod tests {
                         });
                         assert_eq!(
                             outcome,
-                            Some((Script::Up, ScriptOutcome::Exited(Some(0)))),
+                            Some((0, Script::Up, ScriptOutcome::Exited(Some(0)))),
                             "thread {t}, run {i}"
                         );
                     }
@@ -262,12 +307,12 @@ mod tests {
         let vanished = dir.join("vanished");
         let runner = ScriptRunner::start(
             spec(Some(vanished), Some(down), Duration::from_secs(5)),
-            Some(tx),
+            Some((0, tx)),
         );
         runner.run(Script::Up);
         runner.run(Script::Down);
         runner.finish().await;
-        let (s, outcome) = rx.recv().await.unwrap();
+        let (_, s, outcome) = rx.recv().await.unwrap();
         assert_eq!(s, Script::Up);
         assert!(
             matches!(outcome, ScriptOutcome::SpawnFailed(_)),
@@ -275,16 +320,16 @@ mod tests {
         );
         assert_eq!(
             rx.recv().await,
-            Some((Script::Down, ScriptOutcome::Exited(Some(3))))
+            Some((0, Script::Down, ScriptOutcome::Exited(Some(3))))
         );
 
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let runner = ScriptRunner::start(spec(None, None, Duration::from_secs(5)), Some(tx));
+        let runner = ScriptRunner::start(spec(None, None, Duration::from_secs(5)), Some((0, tx)));
         runner.run(Script::Down);
         runner.finish().await;
         assert_eq!(
             rx.recv().await,
-            Some((Script::Down, ScriptOutcome::Skipped))
+            Some((0, Script::Down, ScriptOutcome::Skipped))
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

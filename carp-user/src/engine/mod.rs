@@ -14,10 +14,12 @@ mod types;
 
 use std::time::Duration;
 
+use carp_common::freshness;
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 
 pub use types::{
-    Action, EngineConfig, Event, Instant, LogLevel, ReceivedAdvert, Script, State, TieBreak, Timer,
+    Action, CounterScheme, EngineConfig, Event, Instant, LogLevel, ReceivedAdvert, Script, State,
+    TieBreak, Timer,
 };
 
 /// Consecutive failed advert writes that start preempt suppression (§4.7).
@@ -54,8 +56,10 @@ pub struct Engine {
     /// Counter of the last advert sent or received.
     counter: u64,
     /// Until the first valid advert arrives every advert carries a fresh
-    /// random counter (§1).
+    /// random counter (§1). Unused with [`CounterScheme::Sequenced`].
     random_counter: bool,
+    /// [`CounterScheme::Sequenced`]'s stream id, drawn at start.
+    stream: u32,
     /// ucarp's `sc_delayed_arp`: adverts left before the second GARP, or -1.
     delayed_garp: i8,
     send_errors: u32,
@@ -73,12 +77,16 @@ pub struct Engine {
 impl Engine {
     #[must_use]
     pub fn new(config: EngineConfig, rng_seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(rng_seed);
+        // Never 0, so that a counter of 0 means "none sent yet".
+        let stream = (rng.random::<u32>() & freshness::STREAM_MASK).max(1);
         Self {
             config,
             state: State::Init,
-            rng: StdRng::seed_from_u64(rng_seed),
+            rng,
             counter: 0,
             random_counter: true,
+            stream,
             delayed_garp: -1,
             send_errors: 0,
             send_successes: 0,
@@ -198,9 +206,11 @@ impl Engine {
             return;
         }
         // §1: a valid advert ends the random counters; ours continue from
-        // the peer's.
-        self.random_counter = false;
-        self.counter = advert.counter;
+        // the peer's. A sequenced stream is ours alone: never adopted.
+        if self.config.counters == CounterScheme::Ucarp {
+            self.random_counter = false;
+            self.counter = advert.counter;
+        }
 
         // ucarp compares with the suppressed skew on receive, too.
         let local = self.advert_interval();
@@ -368,11 +378,7 @@ impl Engine {
     /// ucarp's `carp_send_ad`: next counter, the advert, the delayed GARP
     /// bookkeeping, and (unless about to step down) the next advert's time.
     fn send_advert(&mut self, now: Instant, schedule_next: bool, out: &mut Vec<Action>) {
-        self.counter = if self.random_counter {
-            self.rng.random()
-        } else {
-            self.counter.wrapping_add(1)
-        };
+        self.counter = self.next_counter(now);
         out.push(Action::SendAdvert {
             advbase: self.config.advbase,
             advskew: self.advertised_skew(),
@@ -395,6 +401,30 @@ impl Engine {
                 timer: Timer::Advert,
                 at: now.saturating_add(self.advert_interval()),
             });
+        }
+    }
+
+    fn next_counter(&mut self, now: Instant) -> u64 {
+        match self.config.counters {
+            CounterScheme::Ucarp if self.random_counter => self.rng.random(),
+            CounterScheme::Ucarp => self.counter.wrapping_add(1),
+            CounterScheme::Sequenced { wall_ms_at_zero } => {
+                let elapsed_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+                let clock = wall_ms_at_zero.wrapping_add(elapsed_ms) & freshness::VALUE_MASK;
+                let value = if self.counter == 0 {
+                    clock
+                } else {
+                    // The clock, unless it has not moved past the last value
+                    // (two adverts in one millisecond): then one more.
+                    let last = freshness::value(self.counter);
+                    if freshness::is_newer(clock, last) {
+                        clock
+                    } else {
+                        last.wrapping_add(1) & freshness::VALUE_MASK
+                    }
+                };
+                freshness::counter(self.stream, value)
+            }
         }
     }
 

@@ -9,13 +9,19 @@
 //! Everything (delays, losses, counters) derives from seeds: a failing
 //! property replays exactly.
 
-use std::{cmp::Reverse, collections::BinaryHeap, net::Ipv4Addr, time::Duration};
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap, HashSet},
+    net::Ipv4Addr,
+    time::Duration,
+};
 
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 
-use super::{Action, Engine, EngineConfig, Event, Instant, State, Timer, interval};
+use super::{Action, Engine, EngineConfig, Event, Instant, ReceivedAdvert, State, Timer, interval};
 use crate::{
     auth::CarpAuth,
+    replay::ReplayGuard,
     wire::{AdvertFrameParams, RxFilter, build_advert_frame},
 };
 
@@ -30,10 +36,14 @@ pub struct NodeSpec {
     /// When its daemon starts (gets [`Event::Start`]).
     pub start_at: Instant,
     pub seed: u64,
+    /// Whether its receive path drops replays ([`ReplayGuard`]), as xcarp's
+    /// daemon and XDP program do with `--replay-protection on`.
+    pub reject_replays: bool,
 }
 
 /// The shared link: every advert goes to every other node after a delay
-/// drawn uniformly from `min_delay..=max_delay`, unless lost.
+/// drawn uniformly from `min_delay..=max_delay`, unless lost, and never
+/// before an earlier frame of the same sender to the same receiver.
 #[derive(Clone, Copy, Debug)]
 pub struct WireModel {
     pub min_delay: Duration,
@@ -83,7 +93,11 @@ enum What {
 }
 
 struct Node {
+    spec: NodeSpec,
     engine: Engine,
+    guard: Option<ReplayGuard>,
+    /// Authentic adverts its guard dropped.
+    replays_dropped: usize,
     src: Ipv4Addr,
     alive: bool,
     /// Armed deadlines; a popped timer that no longer matches is stale.
@@ -106,7 +120,13 @@ pub struct Sim {
     rng: StdRng,
     auth: CarpAuth,
     vhid: u8,
-    frames: Vec<Vec<u8>>,
+    /// Every frame put on the wire, with its sender (`None`: injected).
+    frames: Vec<(Option<usize>, Vec<u8>)>,
+    /// Node pairs (lower index first) that cannot hear each other.
+    cut: HashSet<(usize, usize)>,
+    /// Latest delivery time per (sender, receiver): a LAN does not reorder
+    /// the frames of one sender, so neither does the simulated wire.
+    last_delivery: HashMap<(usize, usize), Instant>,
     inputs: Vec<Event>,
     transitions: Vec<Transition>,
     /// Adverts that failed the receive path (must stay 0 on a clean wire).
@@ -136,13 +156,18 @@ impl Sim {
             auth,
             vhid,
             frames: Vec::new(),
+            cut: HashSet::new(),
+            last_delivery: HashMap::new(),
             inputs: Vec::new(),
             transitions: Vec::new(),
             rejected: 0,
         };
         for (index, spec) in specs.iter().enumerate() {
             sim.nodes.push(Node {
+                spec: spec.clone(),
                 engine: Engine::new(spec.config.clone(), spec.seed),
+                guard: spec.reject_replays.then(ReplayGuard::default),
+                replays_dropped: 0,
                 src: spec.config.src_ip,
                 alive: true,
                 master_down: None,
@@ -175,6 +200,67 @@ impl Sim {
         if let Some(n) = self.nodes.get_mut(node) {
             n.alive = false;
         }
+    }
+
+    /// Restarts a node now, as a new process: a new engine (seeded with
+    /// `seed`) and a new replay guard, starting in INIT.
+    pub fn restart(&mut self, node: usize, seed: u64) {
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
+        n.engine = Engine::new(n.spec.config.clone(), seed);
+        n.guard = n.spec.reject_replays.then(ReplayGuard::default);
+        n.alive = true;
+        n.master_down = None;
+        n.advert = None;
+        self.feed(node, Event::Start);
+    }
+
+    /// Splits the link: nodes in different groups stop hearing each other
+    /// (nodes in no group hear nobody). Replaces any earlier split.
+    pub fn partition(&mut self, groups: &[&[usize]]) {
+        self.cut.clear();
+        let group_of = |node: usize| groups.iter().position(|g| g.contains(&node));
+        for a in 0..self.nodes.len() {
+            for b in a + 1..self.nodes.len() {
+                if group_of(a).is_none() || group_of(a) != group_of(b) {
+                    self.cut.insert((a, b));
+                }
+            }
+        }
+    }
+
+    /// Joins the link again.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Frames `node` has sent so far, in order (what an attacker on the
+    /// link could have captured).
+    #[must_use]
+    pub fn frames_from(&self, node: usize) -> Vec<Vec<u8>> {
+        self.frames
+            .iter()
+            .filter(|(sender, _)| *sender == Some(node))
+            .map(|(_, frame)| frame.clone())
+            .collect()
+    }
+
+    /// An attacker puts `frame` on the wire at `at`: every node receives it
+    /// after the wire's delay (partitions do not stop it).
+    pub fn inject_at(&mut self, at: Instant, frame: Vec<u8>) {
+        self.frames.push((None, frame));
+        let frame_index = self.frames.len() - 1;
+        for to in 0..self.nodes.len() {
+            let delay = self.delay();
+            self.push(at + delay, What::Deliver { to, frame_index });
+        }
+    }
+
+    /// Authentic adverts a node's replay guard dropped.
+    #[must_use]
+    pub fn replays_dropped(&self, node: usize) -> usize {
+        self.nodes.get(node).map_or(0, |n| n.replays_dropped)
     }
 
     /// Makes the node's frame writes fail (or succeed again).
@@ -272,7 +358,7 @@ impl Sim {
                 self.feed(node, Event::TimerFired(timer));
             }
             What::Deliver { to, frame_index } => {
-                let Some(frame) = self.frames.get(frame_index) else {
+                let Some((_, frame)) = self.frames.get(frame_index) else {
                     return;
                 };
                 let Some(receiver) = self.nodes.get(to) else {
@@ -285,10 +371,22 @@ impl Sim {
                     broadcast: false,
                     vlan: 0,
                 };
-                match filter.accept_frame(frame, &self.auth) {
-                    Ok(packet) => self.feed(to, Event::Advert(packet.received_advert())),
-                    Err(_) => self.rejected += 1,
+                let advert = match filter.accept_frame(frame, &self.auth) {
+                    Ok(packet) => ReceivedAdvert::from_packet(&packet),
+                    Err(_) => {
+                        self.rejected += 1;
+                        return;
+                    }
+                };
+                if let Some(n) = self.nodes.get_mut(to)
+                    && n.alive
+                    && let Some(guard) = &mut n.guard
+                    && !guard.admit(advert.counter)
+                {
+                    n.replays_dropped += 1;
+                    return;
                 }
+                self.feed(to, Event::Advert(advert));
             }
         }
     }
@@ -381,14 +479,20 @@ impl Sim {
             ip_id: self.rng.random(),
             digest: self.auth.digest(counter),
         });
-        self.frames.push(frame.to_vec());
+        self.frames.push((Some(node), frame.to_vec()));
         let frame_index = self.frames.len() - 1;
         for to in 0..self.nodes.len() {
-            if to == node || self.rng.random_bool(self.wire.loss.clamp(0.0, 1.0)) {
+            if to == node
+                || self.cut.contains(&(node.min(to), node.max(to)))
+                || self.rng.random_bool(self.wire.loss.clamp(0.0, 1.0))
+            {
                 continue;
             }
             let delay = self.delay();
-            self.push(self.now + delay, What::Deliver { to, frame_index });
+            let last = self.last_delivery.entry((node, to)).or_default();
+            let at = (self.now + delay).max(*last);
+            *last = at;
+            self.push(at, What::Deliver { to, frame_index });
         }
         true
     }

@@ -2,6 +2,9 @@
 
 use std::{fmt, net::Ipv4Addr, time::Duration};
 
+pub use crate::severity::LogLevel;
+use crate::wire::{CarpHeader, Ipv4Carp};
+
 /// Monotonic time since an arbitrary epoch, supplied by the caller. The
 /// engine never reads a clock.
 pub type Instant = Duration;
@@ -13,21 +16,63 @@ pub enum TieBreak {
     /// u32, i.e. the address with its octets reversed (last octet most
     /// significant). The default, so mixed ucarp/xcarp clusters agree.
     #[default]
-    UcarpLittleEndian,
+    Ucarp,
     /// Plain numeric order of the address ("lower IP wins", what ucarp's
     /// README promises and what ucarp does on big-endian hosts).
     Numeric,
 }
 
 impl TieBreak {
+    /// The names the command line and the configuration file accept.
+    pub const NAMES: [&str; 2] = ["ucarp", "numeric"];
+
+    /// From its name (`ucarp`, `numeric`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ucarp" => Some(Self::Ucarp),
+            "numeric" => Some(Self::Numeric),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ucarp => "ucarp",
+            Self::Numeric => "numeric",
+        }
+    }
+
     /// The key addresses are compared by: the lower key wins the tie.
     #[must_use]
     pub fn key(self, addr: Ipv4Addr) -> u32 {
         match self {
-            Self::UcarpLittleEndian => u32::from_le_bytes(addr.octets()),
+            Self::Ucarp => u32::from_le_bytes(addr.octets()),
             Self::Numeric => u32::from(addr),
         }
     }
+}
+
+/// How the engine numbers its adverts (docs/protocol.md §1 for ucarp's
+/// scheme, docs/xdp.md "Freshness" for the sequenced one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CounterScheme {
+    /// ucarp's: a random counter per advert until a valid advert arrives,
+    /// then the last received counter + 1 (and adopted again on every
+    /// advert received).
+    #[default]
+    Ucarp,
+    /// xcarp's: a random stream id drawn at start in the top 24 bits, and
+    /// a 40-bit value that only grows: the wall clock in milliseconds,
+    /// or the last value + 1 when the clock has not moved on. Receivers can
+    /// then drop any advert not newer than the last of its stream.
+    Sequenced {
+        /// Wall-clock time (milliseconds since the Unix epoch) at the
+        /// engine's `Instant` zero; the value is that plus the engine's
+        /// monotonic time, so a wall-clock step never makes it go back.
+        wall_ms_at_zero: u64,
+    },
 }
 
 /// One virtual host's settings, as ucarp's command line gives them.
@@ -47,11 +92,13 @@ pub struct EngineConfig {
     /// `--srcip`, for the equal-interval tie-break.
     pub src_ip: Ipv4Addr,
     pub tie_break: TieBreak,
+    /// How adverts are numbered.
+    pub counters: CounterScheme,
 }
 
 impl EngineConfig {
     /// ucarp's defaults: advbase 1, advskew 0, deadratio 3, no preempt, not
-    /// neutral, little-endian tie-break.
+    /// neutral, little-endian tie-break, ucarp's counters.
     #[must_use]
     pub fn ucarp_defaults(vhid: u8, src_ip: Ipv4Addr) -> Self {
         Self {
@@ -63,6 +110,7 @@ impl EngineConfig {
             neutral: false,
             src_ip,
             tie_break: TieBreak::default(),
+            counters: CounterScheme::Ucarp,
         }
     }
 }
@@ -93,6 +141,26 @@ pub struct ReceivedAdvert {
     /// BSD's demotion counter; ucarp ignores it, and so does the engine.
     pub demote: u8,
     pub counter: u64,
+}
+
+impl ReceivedAdvert {
+    /// The engine's view of an authentic CARP header sent from `src`.
+    #[must_use]
+    pub fn from_header(header: &CarpHeader, src: Ipv4Addr) -> Self {
+        Self {
+            src_ip: src,
+            advbase: header.advbase,
+            advskew: header.advskew,
+            demote: header.demote,
+            counter: header.counter,
+        }
+    }
+
+    /// The engine's view of an authentic advert packet.
+    #[must_use]
+    pub fn from_packet(packet: &Ipv4Carp) -> Self {
+        Self::from_header(&packet.carp, packet.src)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,15 +200,6 @@ pub enum Event {
 pub enum Script {
     Up,
     Down,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
 }
 
 /// What the daemon must do, in order.

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::engine::LogLevel;
+use crate::severity::LogLevel;
 
 /// A malformed frame, IPv4 packet or CARP header. Decoders check in ucarp's
 /// order (docs/protocol.md §3) and report the first failure.

@@ -7,7 +7,16 @@ use super::{
     checksum::internet_checksum,
     frame::{ETHERNET_LEN, ETHERTYPE_IPV4},
 };
-use crate::{auth::CarpAuth, engine::ReceivedAdvert};
+
+/// What the receive path needs of the HMAC (implemented by
+/// `auth::CarpAuth`): the codec itself knows no keys.
+pub trait Authenticator {
+    /// Whether `digest` is the HMAC of the advert with this counter.
+    fn verify(&self, counter: u64, digest: &[u8]) -> bool;
+    /// The digest an advert with this counter must carry (for the log line
+    /// of a mismatch).
+    fn digest(&self, counter: u64) -> [u8; super::DIGEST_LEN];
+}
 
 /// Length of an IPv4 header without options.
 pub const IPV4_MIN_LEN: usize = 20;
@@ -84,26 +93,6 @@ impl Ipv4Carp {
     pub fn decode(packet: &[u8]) -> Result<Self, DecodeError> {
         decode_checked(packet, &NoFilter)
     }
-
-    /// The engine's view of this advert (after authentication).
-    #[must_use]
-    pub fn received_advert(&self) -> ReceivedAdvert {
-        self.carp.received_advert(self.src)
-    }
-}
-
-impl CarpHeader {
-    /// The engine's view of this header sent from `src`.
-    #[must_use]
-    pub fn received_advert(&self, src: Ipv4Addr) -> ReceivedAdvert {
-        ReceivedAdvert {
-            src_ip: src,
-            advbase: self.advbase,
-            advskew: self.advskew,
-            demote: self.demote,
-            counter: self.counter,
-        }
-    }
 }
 
 impl RxFilter {
@@ -114,7 +103,7 @@ impl RxFilter {
     ///
     /// # Errors
     /// The first failed check; [`RxError::ucarp_log`] gives ucarp's text.
-    pub fn accept(&self, packet: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
+    pub fn accept(&self, packet: &[u8], auth: &impl Authenticator) -> Result<Ipv4Carp, RxError> {
         let decoded = decode_checked(packet, self)?;
         verify_digest(&decoded.carp, auth)?;
         Ok(decoded)
@@ -128,7 +117,11 @@ impl RxFilter {
     /// # Errors
     /// As [`RxFilter::accept`], plus a short or non-IPv4 frame, another
     /// VLAN, or a non-broadcast frame in broadcast mode.
-    pub fn accept_frame(&self, frame: &[u8], auth: &CarpAuth) -> Result<Ipv4Carp, RxError> {
+    pub fn accept_frame(
+        &self,
+        frame: &[u8],
+        auth: &impl Authenticator,
+    ) -> Result<Ipv4Carp, RxError> {
         let (vlan, payload) = vlan_and_ipv4_payload(frame)?;
         if vlan != self.vlan {
             return Err(RxError::OtherVlan(vlan));
@@ -152,7 +145,7 @@ impl RxFilter {
         src: Ipv4Addr,
         dst: Ipv4Addr,
         carp: &[u8],
-        auth: &CarpAuth,
+        auth: &impl Authenticator,
     ) -> Result<CarpHeader, RxError> {
         self.own_source(src)?;
         let header = CarpHeader::decode_unchecked(carp)?;
@@ -251,7 +244,7 @@ pub fn vlan_and_ipv4_payload(frame: &[u8]) -> Result<(u16, &[u8]), DecodeError> 
     Ok((0, ipv4_payload(frame)?))
 }
 
-fn verify_digest(header: &CarpHeader, auth: &CarpAuth) -> Result<(), RxError> {
+fn verify_digest(header: &CarpHeader, auth: &impl Authenticator) -> Result<(), RxError> {
     if auth.verify(header.counter, &header.digest) {
         return Ok(());
     }

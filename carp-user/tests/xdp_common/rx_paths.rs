@@ -72,6 +72,7 @@ impl RxPaths {
             own_addrs: &[OWN],
             hmac: auth.kernel_hmac().filter(|_| kernel_hmac),
             ring_budget: 0,
+            reject_replays: false,
         })
         .expect("configure the VHID");
         Self {

@@ -11,14 +11,14 @@ use std::{
 };
 
 use xcarp_tests::{
-    carp::{CarpOpts, Impl, Node, State, TempDir, wait_for_exactly_one_master},
+    carp::{CarpOpts, Impl, Node, State, wait_for_exactly_one_master},
     frames::{Pace, Trafgen, carp_advert, carp_advert_forged, udp_broadcast},
     lan::{Lan, VIP},
-    probe::{Adverts, Capture, Pinger, epoch_now, xdp_attachment},
+    probe::{Adverts, Capture, Pinger, capture_frames, epoch_now, xdp_attachment},
 };
 
 use super::{
-    report::{FailoverRep, FailoverRun, FloodKind, FloodPoint, Memory},
+    report::{FailoverRep, FailoverRun, FloodKind, FloodPoint, FloodTakeover, ManyVhids, Memory},
     stats,
 };
 
@@ -137,6 +137,8 @@ fn status_kb(pid: i32, field: &str) -> Option<u64> {
 /// What the flood lab of one implementation measured.
 pub struct FloodRun {
     pub points: Vec<FloodPoint>,
+    /// Takeovers after SIGKILL of the master under the own-VHID floods.
+    pub takeovers: Vec<FloodTakeover>,
     pub memory: Memory,
     /// How the master's host runs XDP (`ip -d link`): "xdp" (driver
     /// mode), "xdpgeneric", or none (ucarp).
@@ -204,19 +206,80 @@ pub fn floods(
     }
     let hwm_kb = status_kb(master.pid(), "VmHWM").unwrap_or(0);
     let rss_end_kb = status_kb(master.pid(), "VmRSS").unwrap_or(0);
+    let memory = Memory {
+        imp: imp.name().into(),
+        rss_start_kb,
+        hwm_start_kb,
+        rss_end_kb,
+        hwm_kb,
+        rss_anon_kb: status_kb(master.pid(), "RssAnon").unwrap_or(0),
+        rss_file_kb: status_kb(master.pid(), "RssFile").unwrap_or(0),
+        rss_shmem_kb: status_kb(master.pid(), "RssShmem").unwrap_or(0),
+    };
+    let mut pair = [master, backup];
+    let mut takeovers = Vec::new();
+    for kind in [FloodKind::Forged, FloodKind::Replayed] {
+        let t = takeover_under_flood(&lan, &mut pair, imp, kind)?;
+        progress(&format!(
+            "{imp:<5} {:<26} SIGKILL of the master → backup MASTER in {} (master-down {:.2} s)",
+            kind.label(),
+            t.took_s
+                .map_or_else(|| "— (no takeover)".into(), |s| format!("{s:.2} s")),
+            t.master_down_s
+        ));
+        takeovers.push(t);
+    }
     Ok(FloodRun {
         points,
-        memory: Memory {
-            imp: imp.name().into(),
-            rss_start_kb,
-            hwm_start_kb,
-            rss_end_kb,
-            hwm_kb,
-            rss_anon_kb: status_kb(master.pid(), "RssAnon").unwrap_or(0),
-            rss_file_kb: status_kb(master.pid(), "RssFile").unwrap_or(0),
-            rss_shmem_kb: status_kb(master.pid(), "RssShmem").unwrap_or(0),
-        },
+        takeovers,
+        memory,
         xdp_attach,
+    })
+}
+
+/// Kills the master while the attacker floods at full speed with adverts
+/// of our VHID (forged, or the current master's own, captured just before),
+/// and times the backup's takeover; then restores the pair.
+fn takeover_under_flood(
+    lan: &Lan,
+    pair: &mut [Node; 2],
+    imp: Impl,
+    kind: FloodKind,
+) -> anyhow::Result<FloodTakeover> {
+    const WAIT: Duration = Duration::from_secs(12);
+    let m = (0..2)
+        .find(|&i| pair[i].state() == Some(State::Master))
+        .ok_or_else(|| anyhow::anyhow!("{imp}: no master before the takeover under flood"))?;
+    let s = 1 - m;
+    let frames = match kind {
+        FloodKind::Replayed => capture_adverts(lan, lan.hosts[m].addr)?,
+        _ => flood_frames(kind, lan, &[]),
+    };
+    let flood = Trafgen::start_paced(&lan.hosts[ATTACKER], &frames, Pace::Unlimited);
+    thread::sleep(Duration::from_millis(1500));
+    let t_kill = Instant::now();
+    pair[m].kill();
+    lan.carrier_off(m);
+    let took_s = pair[s]
+        .log
+        .wait_for_since("Switching to state: MASTER", t_kill, WAIT)
+        .map(|at| (at - t_kill).as_secs_f64());
+    drop(flood);
+    lan.carrier_on(m);
+    pair[m].restart();
+    let [a, b] = pair;
+    anyhow::ensure!(
+        wait_for_exactly_one_master(&mut [a, b], Duration::from_secs(20)).is_some(),
+        "{imp}: no single master again after the takeover under the {} flood",
+        kind.label()
+    );
+    Ok(FloodTakeover {
+        imp: imp.name().into(),
+        kind,
+        master_down_s: opts(if s == 0 { 0 } else { 100 })
+            .master_down()
+            .as_secs_f64(),
+        took_s,
     })
 }
 
@@ -239,23 +302,12 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
 /// A few of the master's authentic adverts, captured on the attacker's leg
 /// (`tcpdump -w`), as whole frames to replay.
 fn capture_adverts(lan: &Lan, master: Ipv4Addr) -> anyhow::Result<Vec<Vec<u8>>> {
-    let dir = TempDir::new("cap");
-    let file = dir.0.join("adverts.pcap");
     let filter = format!("ip proto 112 and ip[21] = {VHID} and ip src {master}");
-    let file_arg = file.display().to_string();
-    // Bounded by `timeout`: two adverts take two seconds.
-    let out = lan.hosts[ATTACKER].exec(
-        "timeout",
-        &[
-            "5", "tcpdump", "-i", "eth0", "-n", "-c", "2", "-U", "-w", &file_arg, &filter,
-        ],
-    );
-    let bytes = std::fs::read(&file).unwrap_or_default();
-    let frames = crate::pcap::frames(&bytes);
+    // Two adverts take two seconds.
+    let frames = capture_frames(&lan.hosts[ATTACKER], &filter, 2, Duration::from_secs(5));
     anyhow::ensure!(
         !frames.is_empty(),
-        "captured no advert of {master} to replay: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "captured no advert of {master} to replay"
     );
     Ok(frames)
 }
@@ -587,4 +639,124 @@ mod tests {
         // Own-VHID windows cover a master-down interval (3 s).
         assert!(quick.own_window > Duration::from_secs(3));
     }
+}
+
+/// How many VHIDs the many-instances comparison runs on one interface.
+pub const MANY_VHIDS: u8 = 255;
+
+/// Every VHID 1..=255 on one interface of one host, all MASTER: one xcarp
+/// serving them all from a configuration file, then 255 ucarp processes
+/// (one per VHID, as ucarp runs them), each measured over `window` once
+/// every instance is MASTER: memory (RSS, and PSS, which shares the common
+/// pages of the 255 processes out fairly) and CPU.
+pub fn many_vhids(
+    xcarp: &Path,
+    ucarp: &Path,
+    window: Duration,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<ManyVhids> {
+    use xcarp_tests::multi::{ConfigDaemon, InstanceConf, vip};
+    let lan = Lan::with_hosts(1);
+    let host = &lan.hosts[0];
+    let instances: Vec<InstanceConf> = (1..=MANY_VHIDS)
+        .map(|v| InstanceConf::new(v, vip(v), 0))
+        .collect();
+    let all: Vec<u8> = (1..=MANY_VHIDS).collect();
+    let daemon = ConfigDaemon::start_binary(host, xcarp, &instances);
+    anyhow::ensure!(
+        daemon.wait_masters(&all, Duration::from_secs(40)),
+        "xcarp: not every one of the {MANY_VHIDS} VHIDs became MASTER (masters: {})\n{}",
+        daemon.masters().len(),
+        daemon.log.text()
+    );
+    let pid = daemon
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("xcarp is not running"))?;
+    thread::sleep(Duration::from_secs(2));
+    let (xcarp_cpu_pct, xcarp_mem) = idle_cost(&[pid], window);
+    progress(&format!(
+        "xcarp {MANY_VHIDS} VHIDs, one process: CPU {xcarp_cpu_pct:.2} % of a core, RSS {:.1} MB, PSS {:.1} MB",
+        kb_mb(xcarp_mem.rss_kb),
+        kb_mb(xcarp_mem.pss_kb)
+    ));
+    drop(daemon);
+
+    let mut nodes: Vec<Node> = (1..=MANY_VHIDS)
+        .map(|v| {
+            Node::start_binary(
+                host,
+                Impl::Ucarp,
+                ucarp.to_path_buf(),
+                CarpOpts {
+                    vhid: v,
+                    vip: vip(v),
+                    ..CarpOpts::default()
+                },
+            )
+        })
+        .collect();
+    let elected = xcarp_tests::wait_until(Duration::from_secs(60), || {
+        nodes.iter().all(|n| n.state() == Some(State::Master))
+    });
+    anyhow::ensure!(
+        elected,
+        "ucarp: not every one of the {MANY_VHIDS} processes became MASTER ({} did)",
+        nodes
+            .iter()
+            .filter(|n| n.state() == Some(State::Master))
+            .count()
+    );
+    thread::sleep(Duration::from_secs(2));
+    let pids: Vec<i32> = nodes.iter_mut().map(|n| n.pid()).collect();
+    let (ucarp_cpu_pct, ucarp_mem) = idle_cost(&pids, window);
+    progress(&format!(
+        "ucarp {MANY_VHIDS} VHIDs, {} processes: CPU {ucarp_cpu_pct:.2} % of a core, RSS {:.1} MB, PSS {:.1} MB",
+        pids.len(),
+        kb_mb(ucarp_mem.rss_kb),
+        kb_mb(ucarp_mem.pss_kb)
+    ));
+    drop(nodes);
+    Ok(ManyVhids {
+        vhids: MANY_VHIDS,
+        window_s: window.as_secs_f64(),
+        xcarp_cpu_pct,
+        xcarp_rss_kb: xcarp_mem.rss_kb,
+        xcarp_pss_kb: xcarp_mem.pss_kb,
+        ucarp_processes: pids.len(),
+        ucarp_cpu_pct,
+        ucarp_rss_kb: ucarp_mem.rss_kb,
+        ucarp_pss_kb: ucarp_mem.pss_kb,
+    })
+}
+
+/// Memory of a set of processes, summed.
+#[derive(Clone, Copy, Default)]
+struct MemorySum {
+    rss_kb: u64,
+    pss_kb: u64,
+}
+
+/// CPU of `pids` over `window` (% of one core, summed) and their memory at
+/// its end.
+fn idle_cost(pids: &[i32], window: Duration) -> (f64, MemorySum) {
+    let before: u64 = pids.iter().map(|p| cpu_sample(*p).sched_ns).sum();
+    let t0 = Instant::now();
+    thread::sleep(window);
+    let after: u64 = pids.iter().map(|p| cpu_sample(*p).sched_ns).sum();
+    #[allow(clippy::cast_precision_loss)]
+    let pct = after.saturating_sub(before) as f64 / t0.elapsed().as_nanos() as f64 * 100.0;
+    let mut mem = MemorySum::default();
+    for pid in pids {
+        mem.rss_kb += status_kb(*pid, "VmRSS").unwrap_or(0);
+        mem.pss_kb += std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .ok()
+            .and_then(|s| stats::status_kb(&s, "Pss"))
+            .unwrap_or(0);
+    }
+    (pct, mem)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn kb_mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
 }

@@ -65,12 +65,12 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         Err(e) => report.errors.push(format!("micro-benchmark: {e:#}")),
     }
 
-    // Bounds the labs (about 90 s quick, 300 s full): past it, everything
+    // Bounds the labs (about 4 min quick, 8 min full): past it, everything
     // they created is removed and the run fails (a stuck step cannot be
     // unwound from outside).
     let _limit = cleanup::time_limit(
         "cargo xtask bench",
-        Duration::from_secs(if quick { 300 } else { 900 }),
+        Duration::from_secs(if quick { 480 } else { 1200 }),
     );
     let mut xdp_attach = None;
     let progress = |line: &str| println!("   [{:>5.1}s] {line}", started.elapsed().as_secs_f64());
@@ -82,6 +82,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         match guarded(|| lab::floods(imp, binary, &plan, &progress)) {
             Ok(run) => {
                 report.floods.extend(run.points);
+                report.flood_takeovers.extend(run.takeovers);
                 report.memory.push(run.memory);
                 if imp == Impl::Xcarp {
                     xdp_attach = Some(run.xdp_attach.unwrap_or("none").to_owned());
@@ -131,6 +132,18 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
             Ok(run) => report.failovers.push(run),
             Err(e) => report.errors.push(format!("{imp} failovers: {e:#}")),
         }
+    }
+
+    step(&format!(
+        "{} VHIDs on one interface: one xcarp against one ucarp per VHID",
+        lab::MANY_VHIDS
+    ));
+    let window = Duration::from_secs(if quick { 5 } else { 10 });
+    match guarded(|| lab::many_vhids(&xcarp, &ucarp, window, &progress)) {
+        Ok(m) => report.many_vhids = Some(m),
+        Err(e) => report
+            .errors
+            .push(format!("{} VHIDs: {e:#}", lab::MANY_VHIDS)),
     }
 
     report.machine = machine(&xcarp, &ucarp, quick);

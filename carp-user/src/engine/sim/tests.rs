@@ -36,6 +36,7 @@ fn specs(configs: &[EngineConfig], starts: &[Duration]) -> Vec<NodeSpec> {
             config: config.clone(),
             start_at: *start,
             seed: 1000 + i as u64,
+            reject_replays: false,
         })
         .collect()
 }
@@ -221,7 +222,7 @@ proptest! {
         numeric in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let tie_break = if numeric { TieBreak::Numeric } else { TieBreak::UcarpLittleEndian };
+        let tie_break = if numeric { TieBreak::Numeric } else { TieBreak::Ucarp };
         let configs: Vec<EngineConfig> = addrs
             .iter()
             .map(|a| EngineConfig { tie_break, ..node(*a, 1, 0, 3, false) })
@@ -364,7 +365,7 @@ const NUMERIC_LOW: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 5);
 
 fn mixed_pair(numeric_low_mode: TieBreak, le_low_mode: TieBreak) -> Sim {
     assert!(TieBreak::Numeric.key(NUMERIC_LOW) < TieBreak::Numeric.key(LE_LOW));
-    assert!(TieBreak::UcarpLittleEndian.key(LE_LOW) < TieBreak::UcarpLittleEndian.key(NUMERIC_LOW));
+    assert!(TieBreak::Ucarp.key(LE_LOW) < TieBreak::Ucarp.key(NUMERIC_LOW));
     let configs = [
         EngineConfig {
             tie_break: numeric_low_mode,
@@ -388,7 +389,7 @@ fn mixed_pair(numeric_low_mode: TieBreak, le_low_mode: TieBreak) -> Sim {
 #[test]
 fn mixed_tie_break_modes_can_flap() {
     // Each node thinks the other is lower: both yield, both time out, again.
-    let sim = mixed_pair(TieBreak::UcarpLittleEndian, TieBreak::Numeric);
+    let sim = mixed_pair(TieBreak::Ucarp, TieBreak::Numeric);
     assert!(sim.transitions().len() > 10, "{:?}", sim.transitions());
 }
 
@@ -397,7 +398,7 @@ fn mixed_tie_break_modes_can_keep_two_masters() {
     // Each node thinks it is lower: both stay MASTER, reasserting with
     // gratuitous ARPs on every advert of the other. So all nodes of a vhid
     // must use one mode.
-    let sim = mixed_pair(TieBreak::Numeric, TieBreak::UcarpLittleEndian);
+    let sim = mixed_pair(TieBreak::Numeric, TieBreak::Ucarp);
     assert_eq!(sim.masters(), [0, 1]);
     assert!(sim.garps_sent(0) > 50 && sim.garps_sent(1) > 50);
 }
@@ -446,3 +447,5 @@ fn deadratio_one_flaps_under_jitter_with_equal_intervals() {
     sim.run_until(secs(120));
     assert!(sim.transitions().len() > 4, "{:?}", sim.transitions());
 }
+
+mod replay;

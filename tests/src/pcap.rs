@@ -1,6 +1,6 @@
-//! Frames out of a classic pcap file (what `tcpdump -w` writes): the
-//! benchmark replays captured adverts with trafgen, the fuzz pass seeds its
-//! corpora from the ucarp captures.
+//! Frames out of a classic pcap file (what `tcpdump -w` writes): scenario 16
+//! and the benchmark replay captured adverts with trafgen, the fuzz pass
+//! seeds its corpora from the ucarp captures.
 
 /// The frames of a pcap file with Ethernet link type, in order; whatever
 /// cannot be read (another format, a truncated record) ends the list.

@@ -1,0 +1,649 @@
+//! One CARP instance (a VHID on an interface and VLAN) inside the daemon:
+//! its engine, keys, receive checks, timers, scripts and counters. The
+//! daemon owns the sockets and routes events here; an instance never waits
+//! on anything, so one instance's hanging script or flood cannot delay
+//! another's adverts.
+use std::{
+    net::Ipv4Addr,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
+
+use tokio::time::Instant;
+
+use super::{RateLimited, log, net::FrameSender, scripts::ScriptRunner, suppressed_note};
+use crate::{
+    auth::CarpAuth,
+    engine::{
+        self, Action, CounterScheme, Engine, EngineConfig, Event, ReceivedAdvert, Script, State,
+        TieBreak, Timer,
+    },
+    replay::ReplayGuard,
+    wire::{self, RxError, RxFilter},
+    xdp::AttachMode,
+};
+
+/// What the daemon runs one instance with: the command line and the
+/// configuration file both come down to this.
+#[derive(Clone, Debug)]
+pub struct InstanceSpec {
+    /// For logs and status ("vhid 42 on eth0" unless configured).
+    pub name: String,
+    pub interface: String,
+    /// 802.1Q VLAN id of the adverts on `interface`, 0 for untagged.
+    pub vlan: u16,
+    pub vhid: u8,
+    pub srcip: Ipv4Addr,
+    pub group: Ipv4Addr,
+    pub nomcast: bool,
+    /// The virtual addresses in the order the HMAC covers them
+    /// (docs/protocol.md §2), with each one as typed for the scripts.
+    pub addresses: Vec<(Ipv4Addr, String)>,
+    pub advbase: u8,
+    pub advskew: u8,
+    pub deadratio: u32,
+    pub preempt: bool,
+    pub neutral: bool,
+    /// `--shutdown`: a signal releases the VIP (downscript) before exit.
+    pub shutdown: bool,
+    pub ignore_ifstate: bool,
+    pub upscript: Option<PathBuf>,
+    pub downscript: Option<PathBuf>,
+    pub xparam: Option<String>,
+    pub tie_break: TieBreak,
+    pub replay_protection: bool,
+    pub xdp_mode: AttachMode,
+    pub script_timeout: Duration,
+}
+
+impl InstanceSpec {
+    /// Whether `other` runs the same protocol (everything but the scripts'
+    /// and logs' settings): a reload keeps an instance whose protocol is
+    /// unchanged, and with it its state, timers and counters.
+    #[must_use]
+    pub fn same_protocol(&self, other: &Self) -> bool {
+        (
+            &self.interface,
+            self.vlan,
+            self.vhid,
+            self.srcip,
+            self.group,
+            self.nomcast,
+            &self.addresses,
+        ) == (
+            &other.interface,
+            other.vlan,
+            other.vhid,
+            other.srcip,
+            other.group,
+            other.nomcast,
+            &other.addresses,
+        ) && (
+            self.advbase,
+            self.advskew,
+            self.deadratio,
+            self.preempt,
+            self.tie_break,
+            self.replay_protection,
+        ) == (
+            other.advbase,
+            other.advskew,
+            other.deadratio,
+            other.preempt,
+            other.tie_break,
+            other.replay_protection,
+        )
+    }
+
+    /// The addresses alone, in HMAC order.
+    #[must_use]
+    pub fn addrs(&self) -> Vec<Ipv4Addr> {
+        self.addresses.iter().map(|(a, _)| *a).collect()
+    }
+
+    pub(super) fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            vhid: self.vhid,
+            advbase: self.advbase,
+            advskew: self.advskew,
+            deadratio: self.deadratio,
+            preempt: self.preempt,
+            neutral: self.neutral,
+            src_ip: self.srcip,
+            tie_break: self.tie_break,
+            counters: if self.replay_protection {
+                CounterScheme::Sequenced {
+                    wall_ms_at_zero: wall_clock_ms(),
+                }
+            } else {
+                CounterScheme::Ucarp
+            },
+        }
+    }
+
+    fn rx_filter(&self) -> RxFilter {
+        RxFilter {
+            own_src: self.srcip,
+            vhid: self.vhid,
+            group: self.group,
+            broadcast: self.nomcast,
+            vlan: self.vlan,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What an instance did and rejected: the SIGUSR1 line and the status.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub adverts_received: u64,
+    pub adverts_sent: u64,
+    pub garps_sent: u64,
+    pub send_errors: u64,
+    pub bad_digest: u64,
+    /// Authentic adverts the daemon dropped as replays (the kernel's are
+    /// counted per interface).
+    pub replayed: u64,
+    pub malformed: u64,
+    /// Records the XDP program passed as authentic whose digest the daemon
+    /// rejects: never expected (both compute the same HMAC); counted and
+    /// logged so a disagreement is never silent.
+    pub kernel_disagreements: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub script_runs: u64,
+    pub script_failures: u64,
+    pub script_timeouts: u64,
+}
+
+/// A state change, for the status.
+#[derive(Clone, Debug)]
+pub struct Transition {
+    pub at: SystemTime,
+    pub from: State,
+    pub to: State,
+    /// The event that caused it, as the engine's log line says.
+    pub reason: String,
+}
+
+/// How the frames of one instance reach the daemon.
+pub enum RxPath {
+    /// Through the shared XDP program and ring; `kernel_hmac`: the kernel
+    /// checks the digest (and freshness) first.
+    Xdp { kernel_hmac: bool },
+    /// Through a socket filter of its own, read on a task that forwards
+    /// the frames.
+    Socket(tokio::task::AbortHandle),
+}
+
+/// Where an instance sends: its interface's socket and MAC.
+pub struct Output<'a> {
+    pub sender: &'a FrameSender,
+    pub mac: [u8; 6],
+}
+
+pub struct Instance {
+    pub id: u64,
+    pub spec: InstanceSpec,
+    pub ifindex: u32,
+    pub engine: Engine,
+    auth: CarpAuth,
+    rx_filter: RxFilter,
+    replay_guard: Option<ReplayGuard>,
+    pub scripts: ScriptRunner,
+    pub rx: RxPath,
+    /// Deadlines of the engine's timers: master-down, advert.
+    timers: [Option<engine::Instant>; 2],
+    pub stats: Stats,
+    pub state_since: SystemTime,
+    pub last_transition: Option<Transition>,
+    /// Source and arrival of the last authentic advert.
+    pub last_heard: Option<(Ipv4Addr, Instant)>,
+    /// The last script run: which, how it ended, when.
+    pub last_script: Option<(Script, super::scripts::ScriptOutcome, SystemTime)>,
+    bad_digest_log: RateLimited,
+    malformed_log: RateLimited,
+    disagreement_log: RateLimited,
+    replay_log: RateLimited,
+}
+
+const TIMERS: [Timer; 2] = [Timer::MasterDown, Timer::Advert];
+
+fn timer_slot(timer: Timer) -> usize {
+    match timer {
+        Timer::MasterDown => 0,
+        Timer::Advert => 1,
+    }
+}
+
+impl Instance {
+    pub fn new(
+        id: u64,
+        spec: InstanceSpec,
+        ifindex: u32,
+        auth: CarpAuth,
+        scripts: ScriptRunner,
+        rx: RxPath,
+    ) -> Self {
+        let engine = Engine::new(spec.engine_config(), rand::random());
+        Self {
+            id,
+            rx_filter: spec.rx_filter(),
+            replay_guard: spec.replay_protection.then(ReplayGuard::default),
+            spec,
+            ifindex,
+            engine,
+            auth,
+            scripts,
+            rx,
+            timers: [None, None],
+            stats: Stats::default(),
+            state_since: SystemTime::now(),
+            last_transition: None,
+            last_heard: None,
+            last_script: None,
+            bad_digest_log: RateLimited::new(Duration::from_secs(1)),
+            malformed_log: RateLimited::new(Duration::from_secs(1)),
+            disagreement_log: RateLimited::new(Duration::from_secs(1)),
+            replay_log: RateLimited::new(Duration::from_secs(1)),
+        }
+    }
+
+    pub fn auth(&self) -> &CarpAuth {
+        &self.auth
+    }
+
+    /// A reload with the same protocol settings: takes the new name, link
+    /// handling, shutdown meaning and script settings. Returns the script
+    /// runner to retire when the scripts changed (`new_runner` made the
+    /// replacement; the old one finishes what it has queued).
+    pub fn update_settings(
+        &mut self,
+        spec: &InstanceSpec,
+        new_runner: impl FnOnce(&InstanceSpec) -> ScriptRunner,
+    ) -> Option<ScriptRunner> {
+        let scripts_changed = (
+            &self.spec.upscript,
+            &self.spec.downscript,
+            &self.spec.xparam,
+            self.spec.script_timeout,
+        ) != (
+            &spec.upscript,
+            &spec.downscript,
+            &spec.xparam,
+            spec.script_timeout,
+        );
+        let addresses = std::mem::take(&mut self.spec.addresses);
+        self.spec = InstanceSpec {
+            addresses,
+            ..spec.clone()
+        };
+        scripts_changed.then(|| std::mem::replace(&mut self.scripts, new_runner(spec)))
+    }
+
+    /// The earliest armed deadline.
+    pub fn next_deadline(&self) -> Option<engine::Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Fires every timer due at `now`, at its scheduled time (so that the
+    /// advert schedule does not drift by the wake-up latency).
+    pub fn fire_due_timers(&mut self, now: engine::Instant, out: &Output<'_>) {
+        for timer in TIMERS {
+            let slot = timer_slot(timer);
+            if let Some(at) = self.timers[slot]
+                && at <= now
+            {
+                self.timers[slot] = None;
+                self.feed(at, Event::TimerFired(timer), out);
+            }
+        }
+    }
+
+    /// An advert that passed the XDP program's checks: verify what needs the
+    /// password, then hand it to the engine.
+    pub fn on_record(
+        &mut self,
+        now: engine::Instant,
+        record: &carp_common::AdvertRecord,
+        out: &Output<'_>,
+    ) {
+        let src = Ipv4Addr::from(record.src_ip);
+        let dst = Ipv4Addr::from(record.dst_ip);
+        let verdict = self
+            .rx_filter
+            .accept_header(src, dst, &record.carp, &self.auth);
+        let kernel_hmac = matches!(self.rx, RxPath::Xdp { kernel_hmac: true });
+        if kernel_hmac && matches!(verdict, Err(RxError::BadDigest { .. })) {
+            self.stats.kernel_disagreements += 1;
+            if let Some(suppressed) = self.disagreement_log.check(Instant::now()) {
+                tracing::error!(
+                    "{}: the XDP program passed an advert from {src} whose digest the daemon \
+                     rejects ({} so far){}: dropped",
+                    self.spec.name,
+                    self.stats.kernel_disagreements,
+                    suppressed_note(suppressed)
+                );
+            }
+        }
+        self.on_verdict(
+            now,
+            verdict.map(|header| (src, ReceivedAdvert::from_header(&header, src))),
+            out,
+        );
+    }
+
+    /// A whole frame from the socket filter.
+    pub fn on_frame(&mut self, now: engine::Instant, frame: &[u8], out: &Output<'_>) {
+        let verdict = self.rx_filter.accept_frame(frame, &self.auth);
+        self.on_verdict(
+            now,
+            verdict.map(|packet| (packet.src, ReceivedAdvert::from_packet(&packet))),
+            out,
+        );
+    }
+
+    /// Feeds an authentic, fresh advert to the engine; counts and
+    /// (rate-limited) logs a rejected one.
+    fn on_verdict(
+        &mut self,
+        now: engine::Instant,
+        verdict: Result<(Ipv4Addr, ReceivedAdvert), RxError>,
+        out: &Output<'_>,
+    ) {
+        let err = match verdict {
+            Ok((src, advert)) => {
+                if let Some(guard) = &mut self.replay_guard
+                    && !guard.admit(advert.counter)
+                {
+                    self.stats.replayed += 1;
+                    if let Some(suppressed) = self.replay_log.check(Instant::now()) {
+                        tracing::warn!(
+                            "Replayed advert from {src} dropped: its counter is not newer than \
+                             the last one of its stream{}",
+                            suppressed_note(suppressed)
+                        );
+                    }
+                    return;
+                }
+                self.stats.adverts_received += 1;
+                self.last_heard = Some((src, Instant::now()));
+                self.feed(now, Event::Advert(advert), out);
+                return;
+            }
+            // Our own adverts only reach the socket fallback; not an error.
+            Err(RxError::OwnAdvert) => return,
+            Err(e) => e,
+        };
+        let limiter = if matches!(err, RxError::BadDigest { .. }) {
+            self.stats.bad_digest += 1;
+            &mut self.bad_digest_log
+        } else {
+            self.stats.malformed += 1;
+            &mut self.malformed_log
+        };
+        let Some((level, text)) = err.ucarp_log() else {
+            return;
+        };
+        if let Some(suppressed) = limiter.check(Instant::now()) {
+            log(level, &format!("{text}{}", suppressed_note(suppressed)));
+        }
+    }
+
+    pub fn on_link(&mut self, now: engine::Instant, running: bool, out: &Output<'_>) {
+        if self.spec.ignore_ifstate {
+            return;
+        }
+        self.feed(
+            now,
+            if running {
+                Event::LinkUp
+            } else {
+                Event::LinkDown
+            },
+            out,
+        );
+    }
+
+    /// A script of this instance ended.
+    pub fn on_script_finished(
+        &mut self,
+        now: engine::Instant,
+        script: Script,
+        outcome: &super::scripts::ScriptOutcome,
+        out: &Output<'_>,
+    ) {
+        use super::scripts::ScriptOutcome;
+        match outcome {
+            ScriptOutcome::Skipped => {}
+            ScriptOutcome::Exited(Some(0)) => self.stats.script_runs += 1,
+            ScriptOutcome::TimedOut => {
+                self.stats.script_runs += 1;
+                self.stats.script_failures += 1;
+                self.stats.script_timeouts += 1;
+            }
+            ScriptOutcome::Exited(_) | ScriptOutcome::SpawnFailed(_) => {
+                self.stats.script_runs += 1;
+                self.stats.script_failures += 1;
+            }
+        }
+        if *outcome != ScriptOutcome::Skipped {
+            self.last_script = Some((script, outcome.clone(), SystemTime::now()));
+        }
+        self.feed(now, Event::ScriptFinished(script), out);
+    }
+
+    /// The instance as `xcarp status` and the metrics show it.
+    pub fn status(&self, rx_path: crate::status::RxPath) -> crate::status::InstanceStatus {
+        use crate::status::{
+            InstanceCounters, InstanceStatus, ScriptStatus, ScriptWhich, TransitionInfo,
+            current_master, unix_ms,
+        };
+        let state = self.engine.state();
+        let s = &self.stats;
+        InstanceStatus {
+            name: self.spec.name.clone(),
+            interface: self.spec.interface.clone(),
+            vlan: self.spec.vlan,
+            vhid: self.spec.vhid,
+            addresses: self.spec.addrs(),
+            state: state.into(),
+            master: current_master(
+                state,
+                self.spec.srcip,
+                self.last_heard.map(|(src, at)| (src, at.elapsed())),
+                self.engine.master_down_interval(),
+            ),
+            advbase: self.spec.advbase,
+            advskew: self.spec.advskew,
+            advert_interval_ms: millis(self.engine.advert_interval()),
+            master_down_ms: millis(self.engine.master_down_interval()),
+            state_since_unix_ms: unix_ms(self.state_since),
+            last_transition: self.last_transition.as_ref().map(|t| TransitionInfo {
+                at_unix_ms: unix_ms(t.at),
+                from: t.from.into(),
+                to: t.to.into(),
+                reason: t.reason.clone(),
+            }),
+            counters: InstanceCounters {
+                adverts_sent: s.adverts_sent,
+                adverts_received: s.adverts_received,
+                send_errors: s.send_errors,
+                bad_digest: s.bad_digest,
+                replayed: s.replayed,
+                malformed: s.malformed,
+                became_master: s.became_master,
+                released_master: s.released_master,
+                script_runs: s.script_runs,
+                script_failures: s.script_failures,
+                script_timeouts: s.script_timeouts,
+            },
+            last_script: self.last_script.as_ref().map(|(script, outcome, at)| {
+                use super::scripts::ScriptOutcome;
+                ScriptStatus {
+                    which: match script {
+                        Script::Up => ScriptWhich::Up,
+                        Script::Down => ScriptWhich::Down,
+                    },
+                    exit: match outcome {
+                        ScriptOutcome::Exited(code) => *code,
+                        _ => None,
+                    },
+                    timed_out: *outcome == ScriptOutcome::TimedOut,
+                    at_unix_ms: unix_ms(*at),
+                }
+            }),
+            rx_path,
+        }
+    }
+
+    /// Gives the engine an event and carries out the actions it returns,
+    /// including the events those actions cause (send results).
+    pub fn feed(&mut self, now: engine::Instant, event: Event, out: &Output<'_>) {
+        let mut pending = std::collections::VecDeque::from([event]);
+        while let Some(event) = pending.pop_front() {
+            let before = self.engine.state();
+            let actions = self.engine.handle(now, event);
+            let after = self.engine.state();
+            if before != after {
+                self.record_transition(before, after, &actions);
+            }
+            for action in actions {
+                if let Some(follow_up) = self.perform(now, action, out) {
+                    pending.push_back(follow_up);
+                }
+            }
+        }
+    }
+
+    fn record_transition(&mut self, from: State, to: State, actions: &[Action]) {
+        if to == State::Master {
+            self.stats.became_master += 1;
+        }
+        if from == State::Master {
+            self.stats.released_master += 1;
+        }
+        // The engine's own explanation comes with the transition: its last
+        // log line that is not the "Switching to state" one.
+        let reason = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Log { message, .. } if !message.starts_with("Switching to state") => {
+                    Some(message.clone())
+                }
+                _ => None,
+            })
+            .next_back()
+            .unwrap_or_else(|| match (from, to) {
+                (State::Init, _) => "started".to_owned(),
+                (_, State::Master) => "master-down timer expired".to_owned(),
+                _ => "stepped down".to_owned(),
+            });
+        let at = SystemTime::now();
+        self.state_since = at;
+        self.last_transition = Some(Transition {
+            at,
+            from,
+            to,
+            reason,
+        });
+    }
+
+    fn perform(&mut self, now: engine::Instant, action: Action, out: &Output<'_>) -> Option<Event> {
+        match action {
+            Action::SendAdvert {
+                advbase,
+                advskew,
+                counter,
+            } => {
+                let frame = wire::build_advert_frame(&wire::AdvertFrameParams {
+                    src_ip: self.spec.srcip,
+                    group: self.spec.group,
+                    broadcast: self.spec.nomcast,
+                    vhid: self.spec.vhid,
+                    advbase,
+                    advskew,
+                    counter,
+                    ip_id: rand::random(),
+                    digest: self.auth.digest(counter),
+                });
+                let ok = self.send(out, "advert", &frame);
+                if ok {
+                    self.stats.adverts_sent += 1;
+                }
+                Some(Event::SendResult { ok })
+            }
+            Action::SendGarp => {
+                for (vip, _) in &self.spec.addresses {
+                    let frame = wire::build_garp_frame(out.mac, *vip);
+                    match out.sender.send(&frame) {
+                        Ok(()) => self.stats.garps_sent += 1,
+                        Err(e) => {
+                            self.stats.send_errors += 1;
+                            tracing::warn!("write() has failed (gratuitous ARP): {e}");
+                        }
+                    }
+                }
+                None
+            }
+            Action::RunScript(script) => {
+                self.scripts.run(script);
+                None
+            }
+            Action::ArmTimer { timer, at } => {
+                self.timers[timer_slot(timer)] = Some(at.max(now));
+                None
+            }
+            Action::CancelTimer(timer) => {
+                self.timers[timer_slot(timer)] = None;
+                None
+            }
+            Action::Log { level, message } => {
+                log(level, &message);
+                None
+            }
+        }
+    }
+
+    fn send(&mut self, out: &Output<'_>, what: &str, frame: &[u8]) -> bool {
+        match out.sender.send(frame) {
+            Ok(()) => true,
+            Err(e) => {
+                self.stats.send_errors += 1;
+                tracing::warn!("write() has failed ({what}): {e}");
+                false
+            }
+        }
+    }
+
+    /// ucarp's SIGUSR1 status line, then the instance's counters.
+    pub fn log_status(&self) {
+        let state = match self.engine.state() {
+            State::Backup | State::Init => "BACKUP",
+            State::Master => "MASTER",
+        };
+        tracing::info!("{state} on {} id {}", self.spec.interface, self.spec.vhid);
+        let s = &self.stats;
+        tracing::info!(
+            "counters: adverts received={} sent={} garp sent={} send errors={} bad digest={} replayed={} malformed={} xdp/daemon digest disagreements={}",
+            s.adverts_received,
+            s.adverts_sent,
+            s.garps_sent,
+            s.send_errors,
+            s.bad_digest,
+            s.replayed,
+            s.malformed,
+            s.kernel_disagreements,
+        );
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
