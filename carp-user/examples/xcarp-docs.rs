@@ -4,9 +4,10 @@
 //! list an option the daemon lacks or miss one it has. `cargo xtask package`
 //! runs it and puts the files in the Debian package (docs/packaging.md).
 //!
-//! Only what clap cannot know is written here: the description, and the
-//! sections on scripts, signals, exit statuses and files, which follow the
-//! README's "Running xcarp".
+//! The synopsis, the options and the examples come from `Cli`; only what
+//! it cannot know is written here: the description, the subcommands (which
+//! have parsers of their own), and the sections on scripts, signals, exit
+//! statuses and files, which follow the README's "Running xcarp".
 use std::{
     fs,
     io::Write as _,
@@ -121,19 +122,43 @@ same short and long names, defaults and meaning. Long options may be \
 abbreviated to any unambiguous prefix. xcarp needs root, or CAP_BPF, \
 CAP_PERFMON, CAP_NET_ADMIN and CAP_NET_RAW.";
 
-/// EXAMPLE, SCRIPTS, SIGNALS, EXIT STATUS, FILES and SEE ALSO.
+/// EXAMPLES (the command line's own sample usage and other forms),
+/// COMMANDS, SCRIPTS, SIGNALS, EXIT STATUS, FILES and SEE ALSO.
 fn extra_sections() -> Roff {
     let mut r = Roff::default();
-    r.control("SH", ["EXAMPLE"]);
-    r.text([roman(
-        "A mail relay shared by two hosts, 10.1.1.1 and 10.1.1.2; on the first:",
-    )]);
-    r.control("PP", []);
+    r.control("SH", ["EXAMPLES"]);
     r.control("nf", []);
-    r.text([roman(
-        "xcarp -i eth0 -v 42 -p love -a 10.1.1.252 -s 10.1.1.1 \\\n      -u /etc/xcarp/vip-up.sh -d /etc/xcarp/vip-down.sh",
-    )]);
+    let after_help = Cli::command()
+        .get_after_help()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    r.text([roman(after_help)]);
     r.control("fi", []);
+
+    // The subcommands have parsers of their own, outside `Cli`.
+    r.control("SH", ["COMMANDS"]);
+    for (synopsis, what) in [
+        (
+            "xcarp --config FILE",
+            "runs every instance the configuration file describes, in one process (see FILES).",
+        ),
+        (
+            "xcarp check-config FILE",
+            "checks a configuration file as --config reads it, runs nothing; exit 0, or 1 with each error and its line.",
+        ),
+        (
+            "xcarp import-ucarp DIR [-o FILE]",
+            "converts ucarp's vip-common.conf and vip-NNN.conf (/etc/ucarp) into a configuration file, and reports what it cannot carry over.",
+        ),
+        (
+            "xcarp status [--json | --prometheus] [--socket PATH]",
+            "shows each instance of the running daemon (state, master, counters), from its status socket, /run/xcarp/status.sock by default.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(synopsis)]);
+        r.text([roman(what)]);
+    }
 
     r.control("SH", ["SCRIPTS"]);
     r.text([
@@ -158,8 +183,12 @@ fn extra_sections() -> Roff {
             "steps down to backup (downscript), as ucarp does; may take over again after 3 s and the master-down interval.",
         ),
         (
-            "SIGTERM, SIGINT, SIGQUIT, SIGHUP",
-            "exit 0. With --shutdown a master runs its downscript first; without it the address stays configured, as with ucarp.",
+            "SIGTERM, SIGINT, SIGQUIT",
+            "exit 0. With --shutdown (shutdown = true in a configuration file) a master runs its downscript first; without it the address stays configured, as with ucarp.",
+        ),
+        (
+            "SIGHUP",
+            "with --config: reads the file again; unchanged instances keep their state, and a file with an error changes nothing. From the command line: exit, as SIGTERM (ucarp's meaning).",
         ),
     ] {
         r.control("TP", []);
@@ -188,6 +217,14 @@ fn extra_sections() -> Roff {
     r.control("SH", ["FILES"]);
     for (file, what) in [
         (
+            "/etc/xcarp/xcarp.toml",
+            "the configuration file of the xcarp service (systemctl enable --now xcarp; systemctl reload xcarp re-reads it).",
+        ),
+        (
+            "/lib/systemd/system/xcarp.service",
+            "runs xcarp --config /etc/xcarp/xcarp.toml, checked first with check-config.",
+        ),
+        (
             "/lib/systemd/system/xcarp@.service",
             "one xcarp per instance: systemctl enable --now xcarp@NAME runs xcarp --shutdown with the arguments in XCARP_ARGS of /etc/xcarp/NAME.conf.",
         ),
@@ -197,7 +234,7 @@ fn extra_sections() -> Roff {
         ),
         (
             "/usr/share/doc/xcarp/examples/",
-            "an instance configuration and up/down scripts to start from.",
+            "a configuration file with every key, an instance configuration for xcarp@.service, and up/down scripts to start from.",
         ),
     ] {
         r.control("TP", []);
@@ -253,7 +290,8 @@ mod tests {
             "SYNOPSIS",
             "DESCRIPTION",
             "OPTIONS",
-            "EXAMPLE",
+            "EXAMPLES",
+            "COMMANDS",
             "SCRIPTS",
             "SIGNALS",
             "EXIT STATUS",
@@ -268,6 +306,14 @@ mod tests {
             );
         }
         assert!(roff_page.contains("xcarp - share a virtual IPv4 address"));
+        // The command line's own sample usage, and every subcommand.
+        assert!(roff_page.contains("xcarp -i eth0 -v 42 -p love -a 10.1.1.252"));
+        for command in ["check-config", "import-ucarp", "status"] {
+            assert!(
+                roff_page.contains(&format!("xcarp {command} ")),
+                "the man page lacks xcarp {command}"
+            );
+        }
         assert!(roff_page.contains(env!("CARGO_PKG_VERSION")));
     }
 
