@@ -1,6 +1,6 @@
 //! The Debian package as an operator meets it (docs/packaging.md): it
 //! installs with dpkg, `xcarp --version` runs, `man xcarp` shows the page,
-//! the completions complete, the unit passes `systemd-analyze verify`, and
+//! the completions complete, both units pass `systemd-analyze verify`, and
 //! the unit's command, run as systemd would run it for an instance, makes
 //! xcarp master of the instance's address (through the example up-script)
 //! and releases it on the unit's stop signal. Then the package is purged,
@@ -27,6 +27,8 @@ use xcarp_tests::{
 
 const PACKAGE: &str = "xcarp";
 const UNIT: &str = "/lib/systemd/system/xcarp@.service";
+/// The configuration file's unit (docs/config.md).
+const CONFIG_UNIT: &str = "/lib/systemd/system/xcarp.service";
 const MAN_PAGE: &str = "/usr/share/man/man8/xcarp.8.gz";
 const EXAMPLES: &str = "/usr/share/doc/xcarp/examples";
 const COMPLETIONS: &[&str] = &[
@@ -134,7 +136,7 @@ fn the_package_installs_documents_completes_and_its_unit_runs_xcarp() {
 
     drop(package);
     assert!(!installed(), "{PACKAGE} is still installed after the purge");
-    for path in ["/usr/sbin/xcarp", UNIT, MAN_PAGE, "/etc/xcarp"] {
+    for path in ["/usr/sbin/xcarp", UNIT, CONFIG_UNIT, MAN_PAGE, "/etc/xcarp"] {
         assert!(!Path::new(path).exists(), "{path} is left after the purge");
     }
 }
@@ -166,6 +168,7 @@ fn check_man_page() {
             "--xdp-mode",
             "SIGNALS",
             "EXIT STATUS",
+            "xcarp check-config FILE",
             "xcarp@.service",
         ] {
             assert!(
@@ -201,28 +204,32 @@ fn check_completions() {
     assert_eq!(complete(&["xcarp", "--xdp-mode", ""]), "auto driver skb");
 }
 
-/// `systemd-analyze verify` of an instance of the unit: no error, and no
-/// warning either (it warns about unknown keys and values but exits 0).
+/// `systemd-analyze verify` of both units (an instance of the template):
+/// no error, and no warning either (it warns about unknown keys and values
+/// but exits 0).
 fn check_unit_with_systemd_analyze() {
     if !Path::new("/usr/bin/systemd-analyze").exists() {
-        eprintln!("systemd-analyze is not installed: the unit is not verified by systemd");
+        eprintln!("systemd-analyze is not installed: the units are not verified by systemd");
         return;
     }
     let dir = xcarp_tests::carp::TempDir::new("sa");
     let instance = dir.0.join("xcarp@verify.service");
     std::fs::copy(UNIT, &instance).expect("copy the unit");
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&instance)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run systemd-analyze");
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "systemd-analyze verify {UNIT}: {}\n{said}",
-        out.status
-    );
+    for unit in [instance.as_path(), Path::new(CONFIG_UNIT)] {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(unit)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run systemd-analyze");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "systemd-analyze verify {}: {}\n{said}",
+            unit.display(),
+            out.status
+        );
+    }
 }
 
 /// The unit's `[Service]` directives (a repeated one keeps every value).

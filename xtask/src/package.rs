@@ -3,8 +3,10 @@
 //! dpkg-deb rather than cargo-deb).
 //!
 //! The man page and the completions come from the command line's definition
-//! (`carp-user/examples/xcarp-docs.rs`); the unit, the example configuration
-//! and the README's example scripts from `packaging/`.
+//! (`carp-user/examples/xcarp-docs.rs`); the units, the instance
+//! configuration example and the README's example scripts from
+//! `packaging/`; the configuration file's example and documentation from
+//! `docs/`.
 use std::{
     fs,
     os::unix::fs::PermissionsExt as _,
@@ -25,6 +27,17 @@ const PACKAGING_FILES: &[(&str, &str, u32)] = &[
     (
         "packaging/xcarp@.service",
         "lib/systemd/system/xcarp@.service",
+        0o644,
+    ),
+    // The configuration file's unit (docs/config.md).
+    (
+        "packaging/xcarp.service",
+        "lib/systemd/system/xcarp.service",
+        0o644,
+    ),
+    (
+        "docs/xcarp.example.toml",
+        "usr/share/doc/xcarp/examples/xcarp.example.toml",
         0o644,
     ),
     (
@@ -53,6 +66,13 @@ const COMPLETIONS: &[(&str, &str)] = &[
         "xcarp.fish",
         "usr/share/fish/vendor_completions.d/xcarp.fish",
     ),
+];
+
+/// Documents installed (compressed) in [`DOC_DIR`]: (source, name).
+const DOCS: &[(&str, &str)] = &[
+    ("README.md", "README.md"),
+    ("docs/config.md", "config.md"),
+    ("docs/status.md", "status.md"),
 ];
 
 const BINARY: &str = "usr/sbin/xcarp";
@@ -193,12 +213,12 @@ fn stage_tree(stage: &Path, inputs: &Inputs) -> anyhow::Result<()> {
         install(&root.join(source), &stage.join(dest), *mode)?;
     }
     write_file(&stage.join(DOC_DIR).join("copyright"), &copyright(), 0o644)?;
-    install(
-        &root.join("README.md"),
-        &stage.join(DOC_DIR).join("README.md"),
-        0o644,
-    )?;
-    gzip(&stage.join(DOC_DIR).join("README.md"))?;
+    // The README and the documents the man page and `--help` refer to.
+    for (source, name) in DOCS {
+        let dest = stage.join(DOC_DIR).join(name);
+        install(&root.join(source), &dest, 0o644)?;
+        gzip(&dest)?;
+    }
     fs::create_dir_all(stage.join(CONFIG_DIR))?;
     for (name, text) in MAINTAINER_SCRIPTS {
         write_file(&stage.join("DEBIAN").join(name), text, 0o755)?;
@@ -418,7 +438,7 @@ const MAINTAINER_SCRIPTS: &[(&str, &str)] = &[
     ),
     (
         "prerm",
-        "#!/bin/sh\nset -e\nif [ \"$1\" = remove ] && [ -d /run/systemd/system ]; then\n\tsystemctl stop 'xcarp@*.service' >/dev/null || true\nfi\n",
+        "#!/bin/sh\nset -e\nif [ \"$1\" = remove ] && [ -d /run/systemd/system ]; then\n\tsystemctl stop xcarp.service 'xcarp@*.service' >/dev/null || true\nfi\n",
     ),
     (
         "postrm",
@@ -435,6 +455,8 @@ fn expected_paths() -> Vec<&'static str> {
     paths.extend([
         "usr/share/doc/xcarp/copyright",
         "usr/share/doc/xcarp/README.md.gz",
+        "usr/share/doc/xcarp/config.md.gz",
+        "usr/share/doc/xcarp/status.md.gz",
     ]);
     paths
 }
