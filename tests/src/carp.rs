@@ -137,8 +137,55 @@ impl Drop for TempDir {
 /// Variants start daemons from parallel threads: see
 /// [`write_executable`](crate::write_executable) for why scripts are not
 /// written with `fs::write`.
-fn write_script(path: &Path, body: &str) {
+pub(crate) fn write_script(path: &Path, body: &str) {
     crate::write_executable(path, &format!("#!/bin/sh\n{body}"));
+}
+
+/// The up-script of the tests: records `up <if> <vip>` in `marker`, adds
+/// the address.
+pub(crate) fn up_script(marker: &Path) -> String {
+    format!(
+        "echo \"up $*\" >> {}\nexec ip addr add \"$2\"/32 dev \"$1\"\n",
+        marker.display()
+    )
+}
+
+/// An up-script that records its pid in `pids` and sleeps ten minutes
+/// without adding the address.
+pub(crate) fn hanging_up_script(marker: &Path, pids: &Path) -> String {
+    format!(
+        "echo \"up $*\" >> {}\necho $$ >> {}\nexec sleep 600\n",
+        marker.display(),
+        pids.display()
+    )
+}
+
+/// The down-script: records `down <if> <vip>`, removes the address.
+pub(crate) fn down_script(marker: &Path) -> String {
+    format!(
+        "echo \"down $*\" >> {}\nip addr del \"$2\"/32 dev \"$1\" 2>/dev/null\nexit 0\n",
+        marker.display()
+    )
+}
+
+/// The pids a hanging script recorded in `path`.
+pub(crate) fn recorded_pids(path: &Path) -> Vec<i32> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// SIGKILL to the scripts a test started (their pids recorded).
+pub(crate) fn kill_pids(pids: &[i32]) {
+    for pid in pids {
+        #[allow(unsafe_code)]
+        // SAFETY: kill(2) on a pid the test's own script recorded.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+        }
+    }
 }
 
 /// A CARP daemon running in a host's namespace. Killed (with its scripts)
@@ -200,23 +247,12 @@ impl Node {
 
     fn write_scripts(&self) {
         let marker = self.marker_path();
-        let marker = marker.display();
         let up = match self.opts.upscript {
-            UpScript::AddVip => {
-                format!("echo \"up $*\" >> {marker}\nexec ip addr add \"$2\"/32 dev \"$1\"\n")
-            }
-            UpScript::Hang => format!(
-                "echo \"up $*\" >> {marker}\necho $$ >> {pids}\nexec sleep 600\n",
-                pids = self.path("script-pids").display()
-            ),
+            UpScript::AddVip => up_script(&marker),
+            UpScript::Hang => hanging_up_script(&marker, &self.path("script-pids")),
         };
         write_script(&self.path("up.sh"), &up);
-        write_script(
-            &self.path("down.sh"),
-            &format!(
-                "echo \"down $*\" >> {marker}\nip addr del \"$2\"/32 dev \"$1\" 2>/dev/null\nexit 0\n"
-            ),
-        );
+        write_script(&self.path("down.sh"), &down_script(&marker));
     }
 
     /// The daemon's command line (after the binary).
@@ -368,11 +404,7 @@ impl Node {
 
     /// Pids the hanging up-script recorded.
     pub fn script_pids(&self) -> Vec<i32> {
-        fs::read_to_string(self.path("script-pids"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
+        recorded_pids(&self.path("script-pids"))
     }
 
     /// Waits until the log's state is `state`.
@@ -391,13 +423,7 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
-        for pid in self.script_pids() {
-            #[allow(unsafe_code)]
-            // SAFETY: kill(2) on a pid the test's own script recorded.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
+        kill_pids(&self.script_pids());
         if std::thread::panicking() {
             eprintln!(
                 "==== log of {} ({}) ====\n{}\n==== marker ====\n{}",

@@ -13,7 +13,9 @@ use std::{
 
 use crate::{
     ProcessGuard,
-    carp::TempDir,
+    carp::{
+        TempDir, down_script, hanging_up_script, kill_pids, recorded_pids, up_script, write_script,
+    },
     lan::{DEV, Host},
     log::Log,
     wait_until, xcarp_bin,
@@ -58,6 +60,7 @@ pub struct ConfigDaemon {
     pub label: String,
     /// The xcarp binary (also the `xcarp status` client).
     pub binary: PathBuf,
+    env: Vec<(String, String)>,
     pub ns: String,
     pub addr: Ipv4Addr,
     pub log: Log,
@@ -74,38 +77,38 @@ impl ConfigDaemon {
 
     /// [`ConfigDaemon::start`] with an explicit binary.
     pub fn start_binary(host: &Host, binary: &std::path::Path, instances: &[InstanceConf]) -> Self {
+        Self::start_with_env(host, binary, instances, &[])
+    }
+
+    /// [`ConfigDaemon::start_binary`] with environment variables for the
+    /// daemon (NOTIFY_SOCKET, say).
+    pub fn start_with_env(
+        host: &Host,
+        binary: &std::path::Path,
+        instances: &[InstanceConf],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = TempDir::new("cfg");
         let daemon = Self {
             label: format!("xcarp --config @{}", host.addr),
             binary: binary.to_path_buf(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             ns: host.ns.name.clone(),
             addr: host.addr,
             log: Log::default(),
             dir,
             process: None,
         };
-        crate::write_executable(
-            &daemon.path("up.sh"),
-            &format!(
-                "#!/bin/sh\necho \"up $*\" >> {marker}\nexec ip addr add \"$2\"/32 dev \"$1\"\n",
-                marker = daemon.marker_path().display()
-            ),
-        );
-        crate::write_executable(
+        let marker = daemon.marker_path();
+        write_script(&daemon.path("up.sh"), &up_script(&marker));
+        write_script(
             &daemon.path("hang.sh"),
-            &format!(
-                "#!/bin/sh\necho \"up $*\" >> {marker}\necho $$ >> {pids}\nexec sleep 600\n",
-                marker = daemon.marker_path().display(),
-                pids = daemon.path("script-pids").display()
-            ),
+            &hanging_up_script(&marker, &daemon.path("script-pids")),
         );
-        crate::write_executable(
-            &daemon.path("down.sh"),
-            &format!(
-                "#!/bin/sh\necho \"down $*\" >> {marker}\nip addr del \"$2\"/32 dev \"$1\" 2>/dev/null\nexit 0\n",
-                marker = daemon.marker_path().display()
-            ),
-        );
+        write_script(&daemon.path("down.sh"), &down_script(&marker));
         daemon.write_config(instances);
         let mut daemon = daemon;
         daemon.spawn();
@@ -183,6 +186,8 @@ impl ConfigDaemon {
     fn spawn(&mut self) {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns])
+            .arg("env")
+            .args(self.env.iter().map(|(k, v)| format!("{k}={v}")))
             .arg(&self.binary)
             .arg("--config")
             .arg(self.config_path())
@@ -287,11 +292,7 @@ impl ConfigDaemon {
 
     /// Pids the hanging up-script recorded.
     pub fn script_pids(&self) -> Vec<i32> {
-        fs::read_to_string(self.path("script-pids"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
+        recorded_pids(&self.path("script-pids"))
     }
 }
 
@@ -322,13 +323,7 @@ pub fn held(host: &Host, addresses: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
 impl Drop for ConfigDaemon {
     fn drop(&mut self) {
         self.kill();
-        for pid in self.script_pids() {
-            #[allow(unsafe_code)]
-            // SAFETY: kill(2) on a pid the test's own script recorded.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
+        kill_pids(&self.script_pids());
         if std::thread::panicking() {
             eprintln!(
                 "==== log of {} ====\n{}\n==== marker ====\n{}",

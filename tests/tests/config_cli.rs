@@ -236,27 +236,3 @@ fn config_refuses_the_single_instance_options() {
         "{err}"
     );
 }
-
-#[test]
-fn config_with_several_instances_is_not_run_yet() {
-    if !needs_xcarp_bin() {
-        return;
-    }
-    let dir = temp_dir("several");
-    let config = dir.join("xcarp.toml");
-    let instance = |vhid: u8| {
-        format!(
-            "[[instance]]\ninterface = \"lo\"\nvhid = {vhid}\naddresses = [\"10.99.3.{vhid}\"]\n\
-             srcip = \"10.99.3.254\"\npassword = \"x\"\n"
-        )
-    };
-    write(&config, &format!("{}{}", instance(1), instance(2)), 0o600);
-    let out = xcarp(&["--config", path(&config)]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("serving several instances in one process is not available yet"),
-        "{}",
-        stderr(&out)
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}

@@ -329,3 +329,49 @@ fn status_and_metrics_describe_each_instance() {
         prometheus.lines().count()
     );
 }
+
+/// systemd's Type=notify: READY=1 comes once the XDP program is attached,
+/// RELOADING=1 then READY=1 around a reload, STOPPING=1 at exit.
+#[test]
+fn systemd_hears_ready_once_attached_and_around_reloads() {
+    use std::os::unix::net::UnixDatagram;
+    if !needs_xcarp() {
+        return;
+    }
+    let _limit = xcarp_tests::test_time_limit();
+    let lan = Lan::with_hosts(1);
+    let dir = xcarp_tests::carp::TempDir::new("notify");
+    let socket_path = dir.0.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let path = socket_path.display().to_string();
+    let mut daemon = ConfigDaemon::start_with_env(
+        &lan.hosts[0],
+        &xcarp_tests::xcarp_bin(),
+        &[InstanceConf::new(1, vip(1), 0)],
+        &[("NOTIFY_SOCKET", &path)],
+    );
+    let next = || {
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).expect("a notification within 15 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = next();
+    assert!(ready.contains("READY=1"), "{ready:?}");
+    // At that moment the program is attached already.
+    assert!(
+        lan.hosts[0].ns.xdp_attachment(&lan.hosts[0].dev).is_some(),
+        "READY before the XDP attachment"
+    );
+    daemon.signal(libc::SIGHUP);
+    let reloading = next();
+    assert!(reloading.contains("RELOADING=1"), "{reloading:?}");
+    let ready = next();
+    assert!(ready.contains("READY=1"), "{ready:?}");
+    daemon.signal(libc::SIGTERM);
+    let stopping = next();
+    assert!(stopping.contains("STOPPING=1"), "{stopping:?}");
+    daemon.kill();
+}

@@ -43,59 +43,22 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// What the single-instance daemon cannot run yet.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum NotSingle {
-    #[error(
-        "serving several instances in one process is not available yet ({0} instances): \
-         run one xcarp per instance for now"
-    )]
-    SeveralInstances(usize),
-    #[error("the configuration has no instance")]
-    NoInstance,
-    #[error(
-        "instance {name}: several addresses on one VHID are not available yet ({count} addresses)"
-    )]
-    SeveralAddresses { name: String, count: usize },
-    #[error(
-        "instance {name}: adverts tagged with a VLAN (vlan = {vlan}) are not available yet: \
-         run the instance on the VLAN's own interface"
-    )]
-    Vlan { name: String, vlan: u16 },
-}
-
 impl Config {
-    /// The single instance of `settings`, as the daemon takes it.
+    /// The single instance the command line describes.
     ///
     /// # Errors
-    /// More (or fewer) than one instance, several addresses, or a VLAN tag.
-    pub fn from_settings(settings: Settings) -> Result<Self, NotSingle> {
+    /// A description of what is not one instance with one address.
+    pub fn from_settings(settings: Settings) -> Result<Self, String> {
         let Settings {
             global,
             instances,
             warnings,
         } = settings;
-        let count = instances.len();
-        let mut instances = instances.into_iter();
-        let (Some(instance), None) = (instances.next(), instances.next()) else {
-            return Err(if count == 0 {
-                NotSingle::NoInstance
-            } else {
-                NotSingle::SeveralInstances(count)
-            });
-        };
+        let [instance] = <[_; 1]>::try_from(instances)
+            .map_err(|all| format!("{} instances, not one", all.len()))?;
         let [address] = instance.addresses.as_slice() else {
-            return Err(NotSingle::SeveralAddresses {
-                name: instance.name,
-                count: instance.addresses.len(),
-            });
+            return Err(format!("{} addresses, not one", instance.addresses.len()));
         };
-        if instance.vlan != 0 {
-            return Err(NotSingle::Vlan {
-                name: instance.name,
-                vlan: instance.vlan,
-            });
-        }
         Ok(Self {
             vip: address.addr,
             vip_arg: address.typed.clone(),
