@@ -63,9 +63,7 @@ pub(crate) fn own_netns(name: &str) {
     let dir = PathBuf::from(MARKER_DIR);
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    let me = std::process::id();
-    let start = start_time(me).expect("own start time");
-    std::fs::write(dir.join(name), format!("{me} {start}\n"))
+    std::fs::write(dir.join(name), owner_line())
         .unwrap_or_else(|e| panic!("cannot write the marker of {name}: {e}"));
     owned().netns.insert(name.to_owned());
 }
@@ -117,20 +115,32 @@ pub fn sweep_stale() -> Vec<String> {
     for entry in dir.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let owner = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        let mut fields = owner.split_whitespace().map(str::parse::<u64>);
-        let alive = match (fields.next(), fields.next()) {
-            (Some(Ok(pid)), Some(Ok(start))) => u32::try_from(pid)
-                .ok()
-                .and_then(start_time)
-                .is_some_and(|s| s == start),
-            _ => false,
-        };
-        if !alive {
+        if !owner_alive(&owner) {
             remove_netns(&name);
             removed.push(name);
         }
     }
     removed
+}
+
+/// What a marker holds to name this process as its owner: its pid and
+/// start time.
+pub fn owner_line() -> String {
+    let me = std::process::id();
+    let start = start_time(me).expect("own start time");
+    format!("{me} {start}\n")
+}
+
+/// Whether the process an [`owner_line`] names still runs.
+pub fn owner_alive(line: &str) -> bool {
+    let mut fields = line.split_whitespace().map(str::parse::<u64>);
+    match (fields.next(), fields.next()) {
+        (Some(Ok(pid)), Some(Ok(start))) => u32::try_from(pid)
+            .ok()
+            .and_then(start_time)
+            .is_some_and(|s| s == start),
+        _ => false,
+    }
 }
 
 /// Whether a marker says some live process owns the namespace `name`.

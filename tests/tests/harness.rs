@@ -1,5 +1,8 @@
 //! The harness's own promises (docs/testing.md): a test that cannot run
-//! fails unless skips are allowed, and skips are counted; Ctrl-C, a time
+//! fails unless skips are allowed, and skips are counted; without root or
+//! the binaries `cargo xtask test` builds, a test says what it needs and
+//! passes under plain `cargo test`, and fails under `cargo xtask test`
+//! (strict); Ctrl-C, a time
 //! limit or a hard kill leave no namespace or process behind; a second
 //! master is seen on the wire even when no daemon logs it.
 //!
@@ -13,27 +16,42 @@ use std::{
 };
 
 use xcarp_tests::{
-    ALLOW_SKIP, Netns, ProcessGuard, TALLY,
-    carp::{CarpOpts, Impl, Node, State, assert_never_two_masters},
+    ALLOW_SKIP, Netns, ProcessGuard, STRICT, TALLY, XCARP_BIN,
+    carp::{CarpOpts, Impl, Node, State, TempDir, assert_never_two_masters},
     cleanup,
     frames::{Trafgen, carp_advert},
     lan::Lan,
+    needs_root, needs_xcarp, needs_xcarp_bin,
     probe::Adverts,
-    require_root, run_variants, skip_or_fail, wait_until,
+    run_variants, skip_or_fail, wait_until,
 };
 
 const HELPER: &str = "XCARP_HARNESS_HELPER";
 
 /// This binary, running only `helper`, with none of the suite's settings.
+/// The helpers never start xcarp: [`XCARP_BIN`] only has to be set for
+/// `run_variants`.
 fn helper(helper: &str) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
-    cmd.args(["--ignored", "--exact", helper])
-        .env(HELPER, "1")
+    helper_of(&std::env::current_exe().expect("own path"), helper)
+}
+
+/// `helper` of the test binary at `exe`.
+fn helper_of(exe: &Path, helper: &str) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(["--ignored", "--exact", helper]);
+    helper_env(&mut cmd);
+    cmd
+}
+
+/// A helper's environment: in a child, with none of the suite's settings.
+fn helper_env(cmd: &mut Command) {
+    cmd.env(HELPER, "1")
         .env_remove(ALLOW_SKIP)
+        .env_remove(STRICT)
         .env_remove(TALLY)
         .env_remove("XCARP_TEST_IMPLS")
+        .env(XCARP_BIN, "/nonexistent/xcarp")
         .stdin(Stdio::null());
-    cmd
 }
 
 /// A line on stdout past libtest's capture, for the parent to read (the
@@ -59,9 +77,13 @@ struct Outcome {
 
 /// Runs a helper with `env`, and a tally file of its own.
 fn run_helper(name: &str, env: &[(&str, &str)]) -> Outcome {
-    let dir = xcarp_tests::carp::TempDir::new("ht");
+    let dir = TempDir::new("ht");
+    run_in(&dir, helper(name), env)
+}
+
+/// Runs the helper `cmd` with `env`, and a tally file in `dir`.
+fn run_in(dir: &TempDir, mut cmd: Command, env: &[(&str, &str)]) -> Outcome {
     let tally = dir.0.join("tally");
-    let mut cmd = helper(name);
     cmd.env(TALLY, &tally).envs(env.iter().copied());
     let out = cmd.output().expect("run the helper");
     Outcome {
@@ -112,6 +134,124 @@ fn a_missing_feature_fails_unless_skips_are_allowed() {
 }
 
 #[test]
+#[ignore = "run by a_test_without_root_says_so_and_fails_only_when_strict"]
+fn helper_needs_root() {
+    if !in_child() || !needs_root() {
+        return;
+    }
+    say("PAST THE ROOT CHECK");
+}
+
+/// As a user other than root, plain `cargo test` passes a test that needs
+/// root, saying so; `cargo xtask test` (strict) fails it.
+#[test]
+fn a_test_without_root_says_so_and_fails_only_when_strict() {
+    // Switching to another user takes root.
+    if !needs_root() {
+        return;
+    }
+    // A copy of this binary that user can run, in a directory it can write
+    // its tally to (the checkout may be under a private home).
+    let dir = TempDir::new("nr");
+    let exe = dir.0.join("harness");
+    std::fs::copy(std::env::current_exe().expect("own path"), &exe).expect("copy the binary");
+    for (path, mode) in [(&dir.0, 0o777), (&exe, 0o755)] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .expect("chmod");
+    }
+    let as_nobody = || {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .args(["--ignored", "--exact", "helper_needs_root"]);
+        helper_env(&mut cmd);
+        cmd
+    };
+
+    let plain = run_in(&dir, as_nobody(), &[]);
+    assert!(
+        plain.success,
+        "a test without root failed: {}",
+        plain.stderr
+    );
+    assert!(
+        plain
+            .stderr
+            .contains("SKIP helper_needs_root: needs root (namespaces, XDP)"),
+        "the test did not say it needs root: {}",
+        plain.stderr
+    );
+    assert!(!plain.stdout.contains("PAST THE ROOT CHECK"));
+
+    let strict = run_in(&dir, as_nobody(), &[(STRICT, "1")]);
+    assert!(!strict.success, "a test without root passed under strict");
+    assert!(
+        strict.stderr.contains("helper_needs_root: needs root")
+            && strict.stderr.contains("cargo xtask test"),
+        "{}",
+        strict.stderr
+    );
+    assert!(!strict.stdout.contains("PAST THE ROOT CHECK"));
+
+    // As root, the check passes in either mode.
+    let root = run_helper("helper_needs_root", &[(STRICT, "1")]);
+    assert!(root.success, "{}", root.stderr);
+    assert!(root.stdout.contains("PAST THE ROOT CHECK"));
+}
+
+#[test]
+#[ignore = "run by a_test_without_xcarp_bin_says_so_and_fails_only_when_strict"]
+fn helper_needs_xcarp_bin() {
+    if !in_child() || !needs_xcarp_bin() {
+        return;
+    }
+    say("PAST THE XCARP_BIN CHECK");
+}
+
+/// Without XCARP_BIN (plain `cargo test`), a test that runs xcarp says so
+/// and passes; under `cargo xtask test` (strict) it fails, unless skips are
+/// allowed, and then it is counted.
+#[test]
+fn a_test_without_xcarp_bin_says_so_and_fails_only_when_strict() {
+    let run = |env: &[(&str, &str)]| {
+        let dir = TempDir::new("nb");
+        let mut cmd = helper("helper_needs_xcarp_bin");
+        cmd.env_remove(XCARP_BIN);
+        run_in(&dir, cmd, env)
+    };
+    let plain = run(&[]);
+    assert!(plain.success, "{}", plain.stderr);
+    assert!(
+        plain
+            .stderr
+            .contains("SKIP helper_needs_xcarp_bin: needs XCARP_BIN"),
+        "{}",
+        plain.stderr
+    );
+    assert!(!plain.stdout.contains("PAST THE XCARP_BIN CHECK"));
+
+    let strict = run(&[(STRICT, "1")]);
+    assert!(!strict.success, "a skip passed under strict");
+    assert!(
+        strict.stderr.contains("needs XCARP_BIN") && strict.stderr.contains(STRICT),
+        "{}",
+        strict.stderr
+    );
+    assert_eq!(strict.tally, "");
+
+    let allowed = run(&[(STRICT, "1"), (ALLOW_SKIP, "1")]);
+    assert!(allowed.success, "{}", allowed.stderr);
+    assert_eq!(
+        allowed.tally,
+        "test skipped helper_needs_xcarp_bin: needs XCARP_BIN, the xcarp binary built with its XDP program\n"
+    );
+
+    let set = run_helper("helper_needs_xcarp_bin", &[(STRICT, "1")]);
+    assert!(set.success, "{}", set.stderr);
+    assert!(set.stdout.contains("PAST THE XCARP_BIN CHECK"));
+}
+
+#[test]
 #[ignore = "run by variants_left_out_fail_unless_skips_are_allowed"]
 fn helper_variants() {
     if !in_child() {
@@ -126,7 +266,9 @@ fn helper_variants() {
 
 #[test]
 fn variants_left_out_fail_unless_skips_are_allowed() {
-    require_root();
+    if !needs_root() {
+        return;
+    }
     let all = run_helper("helper_variants", &[]);
     assert!(all.success, "{}", all.stderr);
     assert!(all.stdout.contains("RAN x") && all.stdout.contains("RAN u"));
@@ -247,7 +389,9 @@ fn signal(child: &std::process::Child, signal: i32) {
 
 #[test]
 fn ctrl_c_and_sigterm_leave_no_namespace_or_process() {
-    require_root();
+    if !needs_root() {
+        return;
+    }
     for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
         let (mut child, ns, pid) = hold(None);
         signal(&child, sig);
@@ -264,7 +408,9 @@ fn ctrl_c_and_sigterm_leave_no_namespace_or_process() {
 
 #[test]
 fn a_test_past_its_time_limit_fails_and_leaves_nothing() {
-    require_root();
+    if !needs_root() {
+        return;
+    }
     let (mut child, ns, pid) = hold(Some(2));
     let status = wait_child(&mut child, Duration::from_secs(30))
         .expect("the time limit did not end the helper");
@@ -279,7 +425,9 @@ fn a_test_past_its_time_limit_fails_and_leaves_nothing() {
 
 #[test]
 fn what_a_killed_test_leaves_is_swept() {
-    require_root();
+    if !needs_root() {
+        return;
+    }
     let (mut child, ns, pid) = hold(None);
     signal(&child, libc::SIGKILL);
     child.wait().expect("wait");
@@ -311,7 +459,9 @@ fn wait_child(
 /// master's log and holding no VIP, is a second master on the wire.
 #[test]
 fn a_second_advertiser_is_two_masters_even_if_no_log_says_so() {
-    require_root();
+    if !needs_xcarp() {
+        return;
+    }
     let _limit = cleanup::time_limit("two-masters check", Duration::from_secs(120));
     let lan = Lan::with_hosts(2);
     let opts = CarpOpts::default();

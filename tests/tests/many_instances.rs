@@ -7,8 +7,9 @@ use std::{net::Ipv4Addr, thread, time::Duration};
 use xcarp_tests::{
     lan::Lan,
     multi::{ConfigDaemon, InstanceConf, METRICS_PORT, held, vip},
+    needs_xcarp,
     probe::{Adverts, Capture, epoch_now},
-    require_root, wait_until,
+    wait_until,
 };
 
 /// Master-down (3 s + skew) plus the slack of a loaded two-core machine.
@@ -50,7 +51,9 @@ fn assert_vips_follow(lan: &Lan, a_masters: &[u8], b_masters: &[u8], n: u8) {
 /// each host masters half, then each takes all when the other dies, and
 /// gives its half back when the other returns (preempt).
 fn alternate_affinities_fail_over_both_ways(n: u8) {
-    require_root();
+    if !needs_xcarp() {
+        return;
+    }
     let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(2);
     let mut a = ConfigDaemon::start(&lan.hosts[0], &alternate(true, n));
@@ -116,7 +119,9 @@ fn hundred_instances_on_one_interface_alternate_and_fail_over_both_ways() {
 /// a broken file changes nothing.
 #[test]
 fn reload_keeps_masters_and_applies_the_difference() {
-    require_root();
+    if !needs_xcarp() {
+        return;
+    }
     let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(1);
     let wire = Adverts::start(&lan, 1);
@@ -208,7 +213,9 @@ fn reload_keeps_masters_and_applies_the_difference() {
 /// schedule and its own script runs at once.
 #[test]
 fn a_hanging_script_delays_no_other_instance() {
-    require_root();
+    if !needs_xcarp() {
+        return;
+    }
     let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(1);
     let capture = Capture::start_with(&lan.client, &["-T", "carp"], "ip proto 112");
@@ -249,7 +256,9 @@ fn a_hanging_script_delays_no_other_instance() {
 /// running daemon.
 #[test]
 fn status_and_metrics_describe_each_instance() {
-    require_root();
+    if !needs_xcarp() {
+        return;
+    }
     let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(2);
     let a = ConfigDaemon::start(&lan.hosts[0], &alternate(true, 2));
@@ -326,7 +335,9 @@ fn status_and_metrics_describe_each_instance() {
 #[test]
 fn systemd_hears_ready_once_attached_and_around_reloads() {
     use std::os::unix::net::UnixDatagram;
-    require_root();
+    if !needs_xcarp() {
+        return;
+    }
     let _limit = xcarp_tests::test_time_limit();
     let lan = Lan::with_hosts(1);
     let dir = xcarp_tests::carp::TempDir::new("notify");

@@ -9,6 +9,8 @@ use std::{
 
 use anyhow::{Context as _, bail, ensure};
 
+use crate::step;
+
 /// bpf-linker release known to build against the nightly's LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
@@ -18,7 +20,9 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// The toolchain that compiles the eBPF crate.
 pub const EBPF_TOOLCHAIN: &str = "nightly";
 
-/// Debian packages the namespace, interop and benchmark tests call.
+/// Debian packages the namespace, interop and benchmark tests call, and
+/// those the package test and `cargo xtask package` use (man-db to read the
+/// man page, dpkg-dev for dpkg-shlibdeps).
 /// (binary to look for, package that provides it)
 const TEST_PACKAGES: &[(&str, &str)] = &[
     ("ucarp", "ucarp"),
@@ -30,6 +34,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("bpftool", "bpftool"),
     ("ping", "iputils-ping"),
     ("arping", "arping"),
+    ("man", "man-db"),
+    ("dpkg-shlibdeps", "dpkg-dev"),
 ];
 
 pub fn workspace_root() -> PathBuf {
@@ -44,13 +50,24 @@ pub fn tools_dir() -> PathBuf {
     workspace_root().join(".tools")
 }
 
-/// Makes sure the nightly has rust-src and a matching bpf-linker exists.
+/// Makes sure the nightly has rust-src and a matching bpf-linker exists
+/// (one step).
 pub fn ebpf_toolchain() -> anyhow::Result<()> {
-    rust_src()?;
-    bpf_linker()
+    step::run(
+        &format!("checking the eBPF toolchain (rust-src for {EBPF_TOOLCHAIN}, bpf-linker)"),
+        || {
+            let added = rust_src()?;
+            let built = bpf_linker()?;
+            if !added && !built {
+                step::outcome("already installed");
+            }
+            Ok(())
+        },
+    )
 }
 
-fn rust_src() -> anyhow::Result<()> {
+/// Adds rust-src to the nightly if it lacks it; true if it did.
+fn rust_src() -> anyhow::Result<bool> {
     let installed = output(
         Command::new("rustup").args(["component", "list", "--installed", "--toolchain", EBPF_TOOLCHAIN]),
     )
@@ -58,18 +75,19 @@ fn rust_src() -> anyhow::Result<()> {
         format!("cannot list the {EBPF_TOOLCHAIN} toolchain's components: is rustup installed and does `rustup toolchain list` show {EBPF_TOOLCHAIN}?")
     })?;
     if installed.lines().any(|l| l.starts_with("rust-src")) {
-        return Ok(());
+        return Ok(false);
     }
-    eprintln!(
-        "xtask: rust-src is missing for {EBPF_TOOLCHAIN} (build-std needs it): installing it with rustup"
-    );
+    step::note(&format!(
+        "rust-src is missing for {EBPF_TOOLCHAIN} (build-std needs it): installing it with rustup"
+    ));
     run(Command::new("rustup").args([
         "component",
         "add",
         "rust-src",
         "--toolchain",
         EBPF_TOOLCHAIN,
-    ]))
+    ]))?;
+    Ok(true)
 }
 
 /// Path of the project's bpf-linker.
@@ -77,7 +95,8 @@ pub fn bpf_linker_path() -> PathBuf {
     tools_dir().join("bin/bpf-linker")
 }
 
-fn bpf_linker() -> anyhow::Result<()> {
+/// Builds bpf-linker into `.tools/` if it is missing; true if it did.
+fn bpf_linker() -> anyhow::Result<bool> {
     let linker = bpf_linker_path();
     if linker.exists()
         && Command::new(&linker)
@@ -85,7 +104,7 @@ fn bpf_linker() -> anyhow::Result<()> {
             .output()
             .is_ok_and(|o| o.status.success())
     {
-        return Ok(());
+        return Ok(false);
     }
     // bpf-linker must use the same LLVM major version as the rustc that emits
     // the bitcode; the nightly ships its LLVM as a shared library, so link
@@ -107,10 +126,10 @@ fn bpf_linker() -> anyhow::Result<()> {
         .next()
         .and_then(|m| m.parse::<u32>().ok())
         .with_context(|| format!("cannot read the LLVM version from {llvm_lib}"))?;
-    eprintln!(
-        "xtask: bpf-linker is missing: building bpf-linker {BPF_LINKER_VERSION} against the {EBPF_TOOLCHAIN} toolchain's LLVM {major} into {} (about a minute, once)",
+    step::note(&format!(
+        "bpf-linker is missing: building bpf-linker {BPF_LINKER_VERSION} against the {EBPF_TOOLCHAIN} toolchain's LLVM {major} into {} (about a minute, once)",
         tools_dir().display()
-    );
+    ));
     let prefix = tools_dir().join("llvm-prefix");
     let prefix_lib = prefix.join("lib");
     fs::create_dir_all(&prefix_lib)?;
@@ -134,13 +153,13 @@ fn bpf_linker() -> anyhow::Result<()> {
         .env("LLVM_PREFIX", &prefix)
         // The stable toolchain builds bpf-linker itself.
         .env_remove("RUSTUP_TOOLCHAIN"))
-    .context("building bpf-linker failed (see cargo's output above)")?;
+    .context("building bpf-linker failed (see cargo's output)")?;
     ensure!(
         linker.exists(),
         "cargo install finished but {} is missing",
         linker.display()
     );
-    Ok(())
+    Ok(true)
 }
 
 /// Path of the project's cargo-fuzz.
@@ -148,34 +167,36 @@ pub fn cargo_fuzz_path() -> PathBuf {
     tools_dir().join("bin/cargo-fuzz")
 }
 
-/// Makes sure cargo-fuzz is installed in `.tools/`. Its build output is only
-/// shown if it fails.
+/// Makes sure cargo-fuzz is installed in `.tools/` (one step).
 pub fn cargo_fuzz() -> anyhow::Result<()> {
+    step::run("checking cargo-fuzz", install_cargo_fuzz)
+}
+
+fn install_cargo_fuzz() -> anyhow::Result<()> {
     let bin = cargo_fuzz_path();
     if Command::new(&bin)
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|o| o.status.success())
     {
+        step::outcome("already installed");
         return Ok(());
     }
-    eprintln!(
-        "xtask: cargo-fuzz is missing: installing cargo-fuzz {CARGO_FUZZ_VERSION} into {} (a minute or two, once)",
+    step::note(&format!(
+        "cargo-fuzz is missing: installing cargo-fuzz {CARGO_FUZZ_VERSION} into {} (a minute or two, once)",
         tools_dir().display()
-    );
-    output(
-        Command::new("cargo")
-            .args([
-                "install",
-                "cargo-fuzz",
-                "--locked",
-                "--version",
-                CARGO_FUZZ_VERSION,
-            ])
-            .arg("--root")
-            .arg(tools_dir())
-            .env_remove("RUSTUP_TOOLCHAIN"),
-    )
+    ));
+    run(Command::new("cargo")
+        .args([
+            "install",
+            "cargo-fuzz",
+            "--locked",
+            "--version",
+            CARGO_FUZZ_VERSION,
+        ])
+        .arg("--root")
+        .arg(tools_dir())
+        .env_remove("RUSTUP_TOOLCHAIN"))
     .context("installing cargo-fuzz failed")?;
     ensure!(
         bin.exists(),
@@ -192,30 +213,44 @@ fn symlink_fresh(target: &Path, link: &Path) -> anyhow::Result<()> {
 }
 
 /// Makes sure the programs the tests drive are installed; installs missing
-/// ones with apt-get when running as root on Debian/Ubuntu.
+/// ones with apt-get when running as root on Debian/Ubuntu (one step).
 pub fn test_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = TEST_PACKAGES
-        .iter()
-        .filter(|(bin, _)| !on_path(bin))
-        .map(|(_, pkg)| *pkg)
-        .collect();
+    step::run(
+        "checking the Debian packages the tests and the demo use",
+        || {
+            let missing: Vec<&str> = TEST_PACKAGES
+                .iter()
+                .filter(|(bin, _)| !on_path(bin))
+                .map(|(_, pkg)| *pkg)
+                .collect();
+            install_packages(&missing, "the tests")
+        },
+    )
+}
+
+/// Installs `packages` with apt-get (root, Debian/Ubuntu), which `user`
+/// needs; says "already installed" when there is nothing to install.
+pub fn install_packages(packages: &[&str], user: &str) -> anyhow::Result<()> {
+    let mut missing = packages.to_vec();
+    missing.dedup();
     if missing.is_empty() {
+        step::outcome("already installed");
         return Ok(());
     }
-    let mut missing = missing;
-    missing.dedup();
     let list = missing.join(" ");
     if !is_root() || !on_path("apt-get") {
         bail!(
-            "the tests need these packages, which are missing: {list}; install them (as root: apt-get install {list})"
+            "{user} need these packages, which are missing: {list}; install them (as root: apt-get install {list})"
         );
     }
-    eprintln!("xtask: installing the packages the tests need: {list}");
+    step::note(&format!("installing what {user} need: {list}"));
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq", "--no-install-recommends"])
         .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    step::outcome(format!("installed {}", missing.join(", ")));
+    Ok(())
 }
 
 pub fn on_path(bin: &str) -> bool {
@@ -230,21 +265,21 @@ pub fn is_root() -> bool {
     output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
 }
 
+/// Runs a command with its output in the step log (see [`step::exec`]).
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
-    ensure!(status.success(), "{cmd:?} failed: {status}");
-    Ok(())
+    step::exec(cmd)
 }
 
+/// Runs a command and returns its stdout; fails with its stderr in the
+/// error (for quick queries whose failure message matters).
 pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd
         .output()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
+        .with_context(|| format!("cannot start {}", step::shown(cmd)))?;
     ensure!(
         out.status.success(),
-        "{cmd:?} failed: {}\n{}",
+        "{} failed: {}\n{}",
+        step::shown(cmd),
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );

@@ -8,7 +8,7 @@ use std::{
 use anyhow::{Context as _, bail, ensure};
 use cargo_metadata::Message;
 
-use crate::bootstrap;
+use crate::{bootstrap, step};
 
 pub struct Built {
     /// The xcarp binary.
@@ -29,9 +29,20 @@ pub fn build_release() -> anyhow::Result<Built> {
 }
 
 /// Installs the eBPF toolchain if needed, then runs `cargo build` of
-/// carp-user (plus `extra` arguments) with the real XDP object.
+/// carp-user (plus `extra` arguments) with the real XDP object: one step,
+/// cargo's output in the step log.
 pub fn build(profile: Profile, extra: &[&str]) -> anyhow::Result<Built> {
-    bootstrap::ebpf_toolchain()?;
+    let label = match profile {
+        Profile::Dev => "building xcarp (debug) and its XDP program",
+        Profile::Release => "building xcarp (release) and its XDP program",
+    };
+    step::run(label, || {
+        bootstrap::ebpf_toolchain()?;
+        cargo_build(profile, extra)
+    })
+}
+
+fn cargo_build(profile: Profile, extra: &[&str]) -> anyhow::Result<Built> {
     let mut cmd = cargo();
     cmd.args([
         "build",
@@ -42,7 +53,11 @@ pub fn build(profile: Profile, extra: &[&str]) -> anyhow::Result<Built> {
     if let Profile::Release = profile {
         cmd.arg("--release");
     }
-    cmd.args(extra).stdout(Stdio::piped());
+    cmd.args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(step::log_stdio());
+    step::note(&format!("$ {}", step::shown(&cmd)));
     let mut child = cmd.spawn().context("cannot start cargo build")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut binary = None;

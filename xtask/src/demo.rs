@@ -76,13 +76,17 @@ pub fn run(with: DemoImpl, prebuilt: Option<PathBuf>) -> anyhow::Result<()> {
         "the demo creates network namespaces and attaches XDP programs: run it as root"
     );
     install_sigint_handler();
+    // One line per set-up step; their output goes to the command's log.
     let (imp, binary) = match with {
         DemoImpl::Xcarp => {
-            bootstrap::test_packages()?;
             let binary = match prebuilt {
-                Some(path) => path,
+                Some(path) => {
+                    bootstrap::test_packages()?;
+                    path
+                }
                 None => {
-                    step("Building xcarp (release, with its XDP program)");
+                    bootstrap::ebpf_toolchain()?;
+                    bootstrap::test_packages()?;
                     build::build_release()?.binary
                 }
             };

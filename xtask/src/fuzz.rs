@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{Context as _, bail, ensure};
 
-use crate::{bootstrap, build};
+use crate::{bootstrap, build, step};
 
 /// One fuzz target: its `[[bin]]` name in `carp-user/fuzz/Cargo.toml` and
 /// the inputs its corpus starts from.
@@ -78,9 +78,8 @@ fn cargo_fuzz(subcommand: &str) -> Command {
     cmd
 }
 
-/// Builds every target, then fuzzes each for its share of [`TOTAL_SECONDS`].
-/// The differential target loads the real XDP object at run time, so it is
-/// built first (as `cargo xtask test` does anyway) and its path handed over.
+/// `cargo xtask fuzz`: builds xcarp's XDP object (the differential target
+/// loads it at run time), then [`pass`].
 pub fn short_pass() -> anyhow::Result<()> {
     ensure!(
         bootstrap::is_root(),
@@ -88,25 +87,30 @@ pub fn short_pass() -> anyhow::Result<()> {
     );
     bootstrap::cargo_fuzz()?;
     let xdp_object = build::build(build::Profile::Dev, &["--bin", "xcarp"])?.object;
+    pass(&xdp_object)
+}
+
+/// Builds every target, then fuzzes each for its share of
+/// [`TOTAL_SECONDS`]; one step each. `xdp_object` is the real XDP object
+/// (as `cargo xtask test` builds it anyway). cargo-fuzz must be installed
+/// ([`bootstrap::cargo_fuzz`]).
+pub fn pass(xdp_object: &Path) -> anyhow::Result<()> {
     let target_dir = work_dir().join("build");
-    eprintln!("xtask: fuzz: building the fuzz targets (carp-user/fuzz)");
-    let build = cargo_fuzz("build")
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .output()
-        .context("cannot start cargo fuzz build")?;
-    if !build.status.success() {
-        bail!(
-            "the fuzz crate does not build ({}):\n{}",
-            build.status,
-            String::from_utf8_lossy(&build.stderr)
-        );
-    }
+    step::run("building the fuzz targets (carp-user/fuzz)", || {
+        step::exec(cargo_fuzz("build").arg("--target-dir").arg(&target_dir))
+            .context("the fuzz crate does not build")
+    })?;
     let seconds = (TOTAL_SECONDS / TARGETS.len() as u64).max(1);
     let mut failures = Vec::new();
     for target in TARGETS {
-        if let Err(e) = run_target(target, seconds, &target_dir, &xdp_object) {
-            eprintln!("xtask: fuzz {}: FAILED: {e:#}", target.name);
+        let label = format!("fuzzing {} for {seconds} s", target.name);
+        // A failure's report (the crash, its reproducer) goes to the step's
+        // output, which is printed; the other targets still run.
+        let fuzzed = step::run(&label, || {
+            run_target(target, seconds, &target_dir, xdp_object)
+                .inspect_err(|e| step::note(&format!("{e:#}")))
+        });
+        if fuzzed.is_err() {
             failures.push(target.name);
         }
     }
@@ -180,11 +184,10 @@ fn run_target(
     }
     let runs = final_stat(&output, "stat::number_of_executed_units")
         .context("libFuzzer printed no run count")?;
-    eprintln!(
-        "xtask: fuzz {}: {runs} runs in {elapsed} s, no crash (corpus: {} inputs)",
-        target.name,
+    step::outcome(format!(
+        "{runs} runs, no crash (corpus: {} inputs)",
         entries(&corpus)?.len()
-    );
+    ));
     Ok(())
 }
 

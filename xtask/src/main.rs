@@ -8,6 +8,8 @@ mod bootstrap;
 mod build;
 mod demo;
 mod fuzz;
+mod package;
+mod step;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +55,11 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build the Debian package (target/debian/xcarp_<version>_<arch>.deb):
+    /// xcarp (release) in /usr/sbin, its man page and bash/zsh/fish
+    /// completions generated from its command line, the systemd unit
+    /// xcarp@.service, and the README's example scripts.
+    Package,
     /// Build the fuzz targets of carp-user/fuzz and fuzz each briefly
     /// (90 s in all); a crash fails with the input that reproduces it. Also
     /// a step of `test`. Needs root (one target runs the XDP program).
@@ -68,8 +75,26 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The command's name on the command line, and of its log.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::BuildEbpf => "build-ebpf",
+            Self::Run { .. } => "run",
+            Self::Demo { .. } => "demo",
+            Self::Test { .. } => "test",
+            Self::Fuzz => "fuzz",
+            Self::Bench { .. } => "bench",
+            Self::Package => "package",
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    step::start(command.name())?;
+    match command {
         Command::Setup => {
             bootstrap::ebpf_toolchain()?;
             bootstrap::cargo_fuzz()?;
@@ -92,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test { args } => test::run(&args),
         Command::Fuzz => fuzz::short_pass(),
         Command::Bench { quick } => bench::run(quick),
+        Command::Package => package::run(),
         Command::Demo { with, xcarp } => demo::run(with, xcarp),
     }
 }

@@ -19,9 +19,9 @@ use std::{
 };
 
 use anyhow::{Context as _, bail, ensure};
-use xcarp_tests::{ALLOW_SKIP, TALLY, cleanup, skips_allowed};
+use xcarp_tests::{ALLOW_SKIP, STRICT, TALLY, cleanup, skips_allowed};
 
-use crate::{bootstrap, build};
+use crate::{bootstrap, build, step};
 
 /// Longest the whole `cargo test` (builds included) may run.
 const SUITE_TIME_LIMIT: Duration = Duration::from_secs(40 * 60);
@@ -30,29 +30,23 @@ const STOP_GRACE: Duration = Duration::from_secs(15);
 
 /// What a newcomer runs first must work: the whole workspace builds and
 /// passes clippy (the eBPF crate included, as a host build), and the code is
-/// formatted.
+/// formatted. One step each, their output in the step log.
 fn workspace_checks() -> anyhow::Result<()> {
     for (what, args) in [
         ("cargo fmt --check", &["fmt", "--all", "--", "--check"][..]),
         (
-            "cargo clippy --workspace",
+            "cargo clippy --workspace --all-targets -- -D warnings",
             &[
                 "clippy",
                 "--workspace",
                 "--all-targets",
-                "--quiet",
                 "--",
                 "-D",
                 "warnings",
             ][..],
         ),
     ] {
-        eprintln!("xtask: {what}");
-        let status = build::cargo()
-            .args(args)
-            .status()
-            .with_context(|| format!("cannot start {what}"))?;
-        ensure!(status.success(), "{what} failed ({status}): see above");
+        step::run(what, || step::exec(build::cargo().args(args)))?;
     }
     Ok(())
 }
@@ -65,8 +59,6 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    workspace_checks()?;
-    crate::fuzz::short_pass()?;
     ensure!(
         bootstrap::is_root(),
         "the test suite attaches XDP programs and creates network namespaces: run it as root"
@@ -76,22 +68,26 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         std::env::var("XCARP_TEST_IMPLS").ok().as_deref(),
         allow_skip,
     )?;
+    bootstrap::ebpf_toolchain()?;
+    bootstrap::cargo_fuzz()?;
     bootstrap::test_packages()?;
+    workspace_checks()?;
+    // The xcarp binary the namespace tests drive (and the eBPF object the
+    // kernel tests and the fuzz pass load), built before any test starts.
+    let built = build::build(build::Profile::Dev, &["--bin", "xcarp"])?;
+    crate::fuzz::pass(&built.object)?;
+    // The package test installs what `cargo xtask package` builds.
+    let deb = crate::package::build()?;
     for name in cleanup::sweep_stale() {
         println!("removed stale test namespace {name}");
     }
-    // Builds the xcarp binary the namespace tests drive (and the eBPF object
-    // the kernel tests load) before any test starts.
-    let built = build::build(build::Profile::Dev, &["--bin", "xcarp"])?;
     let tally_path = std::env::temp_dir().join(format!("xcarp-test-tally-{}", std::process::id()));
     let _ = std::fs::remove_file(&tally_path);
-    let mut cmd = build::cargo();
-    // --no-fail-fast: one failing test binary must not hide the others.
-    cmd.args(["test", "--workspace", "--no-fail-fast"])
-        .env("XCARP_BIN", &built.binary)
-        .env("XCARP_EBPF_OBJECT", &built.object)
-        .env(TALLY, &tally_path)
-        .stdout(Stdio::piped())
+    step::run("building the tests", || {
+        step::exec(test_command(&built, &deb, &tally_path).arg("--no-run"))
+    })?;
+    let mut cmd = test_command(&built, &deb, &tally_path);
+    cmd.stdout(Stdio::piped())
         // A group of its own, so that stopping it reaches cargo and every
         // test binary, and the terminal's Ctrl-C reaches only this process,
         // which passes it on and then sweeps.
@@ -148,6 +144,21 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     ensure!(status.success(), "cargo test failed: {status}");
     ensure!(totals.passed > 0, "no test ran");
     tally.check(allow_skip, !args.is_empty())
+}
+
+/// `cargo test` of the whole workspace, strict (no test passes by
+/// skipping, docs/testing.md), with what the tests drive: the xcarp binary,
+/// its XDP object, the package, and the tally file.
+fn test_command(built: &build::Built, deb: &Path, tally: &Path) -> std::process::Command {
+    let mut cmd = build::cargo();
+    // --no-fail-fast: one failing test binary must not hide the others.
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .env(STRICT, "1")
+        .env("XCARP_BIN", &built.binary)
+        .env("XCARP_EBPF_OBJECT", &built.object)
+        .env("XCARP_DEB", deb)
+        .env(TALLY, tally);
+    cmd
 }
 
 /// Refuses an `XCARP_TEST_IMPLS` that leaves an implementation out, unless
@@ -301,7 +312,37 @@ impl Totals {
 
 #[cfg(test)]
 mod tests {
-    use super::{Tally, Totals, check_impls};
+    use std::path::{Path, PathBuf};
+
+    use super::{STRICT, TALLY, Tally, Totals, check_impls, test_command};
+    use crate::build::Built;
+
+    /// The suite runs strict (a test that cannot run fails, docs/testing.md)
+    /// and gets what the tests drive.
+    #[test]
+    fn the_test_run_is_strict_and_gets_the_binary_the_object_and_the_package() {
+        let built = Built {
+            binary: PathBuf::from("/b/xcarp"),
+            object: PathBuf::from("/b/carp"),
+        };
+        let cmd = test_command(&built, Path::new("/b/xcarp.deb"), Path::new("/t/tally"));
+        let env = |key: &str| {
+            cmd.get_envs()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v)
+                .map(|v| v.to_string_lossy().into_owned())
+        };
+        assert_eq!(env(STRICT).as_deref(), Some("1"));
+        assert_eq!(env("XCARP_BIN").as_deref(), Some("/b/xcarp"));
+        assert_eq!(env("XCARP_EBPF_OBJECT").as_deref(), Some("/b/carp"));
+        assert_eq!(env("XCARP_DEB").as_deref(), Some("/b/xcarp.deb"));
+        assert_eq!(env(TALLY).as_deref(), Some("/t/tally"));
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args, ["test", "--workspace", "--no-fail-fast"]);
+    }
 
     #[test]
     fn an_impls_list_leaving_one_out_needs_the_opt_out() {

@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use anyhow::{Context as _, ensure};
 
-use crate::build;
+use crate::{build, step};
 
 /// One frame class of the micro-benchmark.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -24,7 +24,23 @@ pub struct Micro {
     pub text: String,
 }
 
-/// Builds and runs the micro-benchmark (release), fewer rounds when quick.
+/// Builds the micro-benchmark (release): one step, cargo's output in the
+/// step log.
+pub fn build() -> anyhow::Result<()> {
+    step::run("building the XDP micro-benchmark (release)", || {
+        step::exec(build::cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "carp-user",
+            "--example",
+            "xdp_bench",
+        ]))
+    })
+}
+
+/// Runs the micro-benchmark [`build`] built (release), fewer rounds when
+/// quick.
 pub fn run(quick: bool) -> anyhow::Result<Micro> {
     let mut cmd = build::cargo();
     cmd.args([

@@ -42,14 +42,15 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let plan = lab::Plan::new(quick);
-    step("checking the eBPF toolchain (rust-src, bpf-linker)");
+    // Set-up: one line per step, their output in the command's log.
     bootstrap::ebpf_toolchain()?;
-    step("checking the programs the lab drives (ucarp, tcpdump, trafgen, …)");
     bootstrap::test_packages()?;
-    step("checking what the charts need (rsvg-convert, a font)");
-    chart_packages()?;
-    step("building xcarp (release, with its XDP program)");
+    crate::step::run(
+        "checking what the charts need (rsvg-convert, a font)",
+        chart_packages,
+    )?;
     let xcarp = build::build_release()?.binary;
+    micro::build()?;
     let ucarp = Impl::Ucarp.binary();
     for name in cleanup::sweep_stale() {
         println!("removed stale test namespace {name}");
@@ -197,25 +198,7 @@ fn chart_packages() -> anyhow::Result<()> {
         .filter(|(file, _)| !Path::new(file).exists())
         .map(|(_, pkg)| *pkg)
         .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    ensure!(
-        bootstrap::on_path("apt-get"),
-        "the charts need {}: install them",
-        missing.join(" ")
-    );
-    eprintln!(
-        "xtask: installing what the charts need: {}",
-        missing.join(" ")
-    );
-    bootstrap::run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    bootstrap::run(
-        Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
+    bootstrap::install_packages(&missing, "the charts")
 }
 
 /// First line of a command's output (stdout, else stderr), or "?".
