@@ -113,7 +113,7 @@ impl InstanceSpec {
             tie_break: self.tie_break,
             counters: if self.replay_protection {
                 CounterScheme::Sequenced {
-                    wall_ms_at_zero: wall_clock_ms(),
+                    wall_ms_at_zero: crate::status::unix_ms_now(),
                 }
             } else {
                 CounterScheme::Ucarp
@@ -130,13 +130,6 @@ impl InstanceSpec {
             vlan: self.vlan,
         }
     }
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn wall_clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What an instance did and rejected: the SIGUSR1 line and the status.
