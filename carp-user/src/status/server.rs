@@ -213,31 +213,14 @@ impl StatusServer {
     /// dropped, then removes the socket file.
     pub async fn serve(self, mut snapshots: watch::Receiver<Snapshot>) -> Result<(), ServeError> {
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let name = format!("status socket {}", self.path().display());
         loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                changed = snapshots.changed() => {
-                    if changed.is_err() {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(
-                        "status socket {}: accept failed: {e}",
-                        self.path().display()
-                    );
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            };
-            // Over the limit: close at once rather than queue.
-            let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                tracing::debug!("status socket: too many connections, one refused");
-                continue;
+            let Some((stream, permit)) = next_connection(&mut snapshots, &limit, &name, || async {
+                self.listener.accept().await.map(|(stream, _)| stream)
+            })
+            .await
+            else {
+                return Ok(());
             };
             let snapshots = snapshots.clone();
             tokio::spawn(async move {
@@ -246,6 +229,44 @@ impl StatusServer {
                 }
                 drop(permit);
             });
+        }
+    }
+}
+
+/// The next connection a server should answer, with its place among the
+/// [`MAX_CONNECTIONS`]; None once the snapshot channel's sender is gone
+/// (the daemon stopped). A failed accept is logged and retried after a
+/// pause; a connection over the limit is closed at once rather than queued.
+async fn next_connection<S, F>(
+    snapshots: &mut watch::Receiver<Snapshot>,
+    limit: &Arc<Semaphore>,
+    name: &str,
+    mut accept: impl FnMut() -> F,
+) -> Option<(S, tokio::sync::OwnedSemaphorePermit)>
+where
+    F: std::future::Future<Output = io::Result<S>>,
+{
+    loop {
+        let accepted = tokio::select! {
+            accepted = accept() => accepted,
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return None;
+                }
+                continue;
+            }
+        };
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!("{name}: accept failed: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        match Arc::clone(limit).try_acquire_owned() {
+            Ok(permit) => return Some((stream, permit)),
+            Err(_) => tracing::debug!("{name}: too many connections, one refused"),
         }
     }
 }
@@ -475,27 +496,14 @@ impl MetricsServer {
             .max_header_size(MAX_HTTP_HEAD)
             .max_headers(64)
             .keep_alive(false);
+        let name = format!("metrics endpoint {}", self.addr);
         loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                changed = snapshots.changed() => {
-                    if changed.is_err() {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!("metrics endpoint {}: accept failed: {e}", self.addr);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                tracing::debug!("metrics endpoint: too many connections, one refused");
-                continue;
+            let Some((stream, permit)) = next_connection(&mut snapshots, &limit, &name, || async {
+                self.listener.accept().await.map(|(stream, _)| stream)
+            })
+            .await
+            else {
+                return Ok(());
             };
             let snapshots = snapshots.clone();
             let connection = http.serve_connection(
