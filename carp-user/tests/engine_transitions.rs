@@ -494,20 +494,51 @@ fn backup_takes_over_on_a_bsd_bow_out_advert() {
     assert_eq!(engine.state(), State::Master);
 }
 
+fn demoted_advert_from(src: Ipv4Addr, advbase: u8, advskew: u8, demote: u8) -> Event {
+    Event::Advert(ReceivedAdvert {
+        src_ip: src,
+        advbase,
+        advskew,
+        demote,
+        counter: 1,
+    })
+}
+
 #[test]
-fn backup_ignores_the_remote_demote_field() {
-    let mut engine = backup(config());
+fn backup_takes_over_a_more_demoted_master_without_preempt() {
+    // OpenBSD: a backup takes over any master more demoted than itself,
+    // whatever the intervals and the preempt setting.
+    let mut engine = backup(EngineConfig {
+        advskew: 100,
+        ..config()
+    });
     let actions = engine.handle(
         secs(1),
-        Event::Advert(ReceivedAdvert {
-            src_ip: Ipv4Addr::new(10, 1, 1, 9),
-            advbase: 1,
-            advskew: 0,
-            demote: 200,
-            counter: 1,
-        }),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 0, 1),
+    );
+    assert_eq!(engine.state(), State::Master);
+    assert!(actions.contains(&log(
+        LogLevel::Warning,
+        "Putting MASTER down - it is more demoted than we are"
+    )));
+}
+
+#[test]
+fn demoted_backup_neither_preempts_nor_takes_over_a_less_demoted_master() {
+    let mut engine = backup(EngineConfig {
+        preempt: true,
+        ..config()
+    });
+    engine.handle(secs(0), Event::SetDemotion(1));
+    // Even demoted (1 s + 240/256) it advertises faster than this 2 s
+    // master, which it would preempt if healthy; the master's demote 0
+    // keeps it BACKUP.
+    let actions = engine.handle(
+        secs(1),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 2, 0, 0),
     );
     assert_eq!(actions, [arm(Timer::MasterDown, secs(4))]);
+    assert_eq!(engine.state(), State::Backup);
 }
 
 // ------------------------------------------------ §4.4 MASTER receiving
@@ -613,16 +644,32 @@ fn master_reasserts_against_a_slower_master_with_garp_now_and_two_adverts_later(
 // ---------------------------------------------------------- §4.5 SIGUSR2
 
 #[test]
-fn demote_from_master_steps_down_and_waits_3s_plus_master_down() {
+fn demote_from_master_bows_out_steps_down_and_waits_3s_plus_master_down() {
     let mut engine = master(config());
     let actions = engine.handle(secs(10), Event::Demote);
+    let [
+        _,
+        Action::SendAdvert {
+            advbase: 255,
+            advskew: 255,
+            demote: 0,
+            ..
+        },
+        ..,
+    ] = actions.as_slice()
+    else {
+        panic!("no bow-out first: {actions:?}")
+    };
     assert_eq!(
-        actions,
+        actions[..1],
+        [log(
+            LogLevel::Debug,
+            "Caught signal (USR2) considering going down"
+        )]
+    );
+    assert_eq!(
+        actions[2..],
         [
-            log(
-                LogLevel::Debug,
-                "Caught signal (USR2) considering going down"
-            ),
             switching("BACKUP"),
             Action::RunScript(Script::Down),
             Action::CancelTimer(Timer::Advert),
@@ -813,10 +860,22 @@ fn start_while_link_is_down_arms_nothing_until_link_up() {
 // ---------------------------------------------------- §4.5 --shutdown
 
 #[test]
-fn shutdown_in_master_runs_the_down_script() {
+fn shutdown_in_master_bows_out_then_runs_the_down_script() {
     let mut engine = master(config());
     let actions = engine.handle(secs(5), Event::Shutdown);
-    assert_eq!(actions[0], Action::RunScript(Script::Down));
+    assert!(
+        matches!(
+            actions[0],
+            Action::SendAdvert {
+                advbase: 255,
+                advskew: 255,
+                ..
+            }
+        ),
+        "{actions:?}"
+    );
+    assert_eq!(actions[1], Action::RunScript(Script::Down));
+    assert_eq!(sent_counters(&actions).len(), 1, "one bow-out only");
     // Nothing after shutdown.
     assert!(
         engine
@@ -826,10 +885,136 @@ fn shutdown_in_master_runs_the_down_script() {
 }
 
 #[test]
-fn shutdown_in_backup_runs_no_script() {
+fn shutdown_in_backup_runs_no_script_and_sends_nothing() {
     let mut engine = backup(config());
     let actions = engine.handle(secs(1), Event::Shutdown);
     assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 0);
+    assert!(sent_counters(&actions).is_empty());
+}
+
+#[test]
+fn shutdown_without_carrier_sends_no_bow_out() {
+    let mut engine = master(config());
+    engine.handle(secs(4), Event::LinkDown);
+    let actions = engine.handle(secs(5), Event::Shutdown);
+    assert!(sent_counters(&actions).is_empty(), "{actions:?}");
+}
+
+// ------------------------------------------------ demotion (health checks)
+
+#[test]
+fn a_master_that_becomes_demoted_bows_out_and_steps_down() {
+    let mut engine = master(config());
+    let actions = engine.handle(secs(5), Event::SetDemotion(1));
+    assert_eq!(
+        actions[0],
+        Action::SendAdvert {
+            advbase: 255,
+            advskew: 255,
+            demote: 1,
+            counter: sent_counters(&actions)[0],
+        }
+    );
+    assert_eq!(engine.state(), State::Backup);
+    assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 1);
+    // master-down with the configured skew: 3 s.
+    assert!(actions.contains(&arm(Timer::MasterDown, secs(8))));
+}
+
+#[test]
+fn a_demoted_node_alone_takes_the_vip_back_and_advertises_its_demotion() {
+    let mut engine = master(config());
+    engine.handle(secs(5), Event::SetDemotion(2));
+    engine.handle(secs(8), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master, "nobody else holds the VIP");
+    let actions = engine.handle(secs(9), Event::TimerFired(Timer::Advert));
+    let [
+        Action::SendAdvert {
+            advbase: 1,
+            advskew: 240,
+            demote: 2,
+            ..
+        },
+        ..,
+    ] = actions.as_slice()
+    else {
+        panic!("{actions:?}")
+    };
+    // Still ill but already master: no second bow-out, and recovering
+    // restores the configured skew without a state change.
+    assert!(engine.handle(secs(9), Event::SetDemotion(2)).is_empty());
+    let actions = engine.handle(secs(9), Event::SetDemotion(0));
+    assert_eq!(engine.state(), State::Master);
+    assert!(matches!(
+        actions[0],
+        Action::SendAdvert {
+            advbase: 1,
+            advskew: 0,
+            demote: 0,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_demoted_master_yields_to_a_less_demoted_peer_whatever_its_interval() {
+    let mut engine = master(config());
+    engine.handle(secs(4), Event::SetDemotion(1));
+    engine.handle(secs(7), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master);
+    engine.handle(
+        secs(8),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 5, 255, 0),
+    );
+    assert_eq!(engine.state(), State::Backup);
+}
+
+#[test]
+fn a_healthy_master_keeps_the_vip_against_a_more_demoted_peer() {
+    let mut engine = master(EngineConfig {
+        advskew: 200,
+        ..config()
+    });
+    let actions = engine.handle(
+        secs(5),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 0, 3),
+    );
+    assert_eq!(engine.state(), State::Master);
+    assert_eq!(garps(&actions), 1, "reasserts the VIP");
+}
+
+#[test]
+fn with_ucarp_peers_demote_0_changes_nothing() {
+    // Equal demotion (0 on both sides): ucarp's interval rules, unchanged.
+    let mut engine = master(EngineConfig {
+        advskew: 50,
+        ..config()
+    });
+    engine.handle(
+        secs(5),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 49, 0),
+    );
+    assert_eq!(engine.state(), State::Backup);
+    let mut engine = backup(EngineConfig {
+        preempt: true,
+        ..config()
+    });
+    engine.handle(
+        secs(1),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 1, 0),
+    );
+    assert_eq!(engine.state(), State::Master);
+}
+
+#[test]
+fn a_demoted_backup_still_takes_over_at_a_bow_out() {
+    let mut engine = backup(config());
+    engine.handle(secs(0), Event::SetDemotion(1));
+    engine.handle(
+        secs(1),
+        demoted_advert_from(Ipv4Addr::new(10, 1, 1, 9), 255, 255, 0),
+    );
+    assert_eq!(engine.state(), State::Master);
 }
 
 // ------------------------------------------------------------------ misc

@@ -251,6 +251,7 @@ fn injected_frames_are_byte_identical_to_our_builder() {
                 vhid: 42,
                 advbase: packet.carp.advbase,
                 advskew: packet.carp.advskew,
+                demote: packet.carp.demote,
                 counter: packet.carp.counter,
                 ip_id: packet.ip_id,
                 digest: auth.digest(packet.carp.counter),

@@ -553,6 +553,7 @@ impl Instance {
             Action::SendAdvert {
                 advbase,
                 advskew,
+                demote,
                 counter,
             } => {
                 let frame = wire::build_advert_frame(&wire::AdvertFrameParams {
@@ -562,6 +563,7 @@ impl Instance {
                     vhid: self.spec.vhid,
                     advbase,
                     advskew,
+                    demote,
                     counter,
                     ip_id: rand::random(),
                     digest: self.auth.digest(counter),

@@ -36,6 +36,11 @@ pub const DEMOTE_HOLD: Duration = Duration::from_secs(3);
 /// ARP goes out (ucarp's `sc_delayed_arp = 2`, §4.3).
 const DELAYED_GARP_ADVERTS: i8 = 2;
 
+/// advbase and advskew of BSD's "bow-out" advert, sent by a master that
+/// leaves: every peer reads it as "this master will time out" and takes
+/// over at once (docs/protocol.md, "Bow-out").
+pub const BOW_OUT: u8 = u8::MAX;
+
 /// `advbase + advskew/256` seconds, with the skew in whole microseconds
 /// truncated the way ucarp computes it (§4.1).
 #[must_use]
@@ -68,6 +73,8 @@ pub struct Engine {
     suppress_preempt: u32,
     link_up: bool,
     shut_down: bool,
+    /// Our demotion (0: healthy), sent in the demote byte.
+    demotion: u8,
     /// Up-scripts asked for and not yet reported finished.
     up_scripts_running: u32,
     /// A gratuitous ARP is due once those have finished.
@@ -93,6 +100,7 @@ impl Engine {
             suppress_preempt: 0,
             link_up: true,
             shut_down: false,
+            demotion: 0,
             up_scripts_running: 0,
             garp_waits_for_up_script: false,
         }
@@ -114,11 +122,18 @@ impl Engine {
         self.suppress_preempt > 0
     }
 
-    /// The skew adverts carry: 240 while suppressed, unless configured
-    /// higher (§4.7).
+    /// Our demotion level (0: healthy), as [`Event::SetDemotion`] set it.
+    #[must_use]
+    pub fn demotion(&self) -> u8 {
+        self.demotion
+    }
+
+    /// The skew adverts carry: 240 while suppressed (§4.7) or demoted,
+    /// unless configured higher.
     #[must_use]
     pub fn advertised_skew(&self) -> u8 {
-        if self.preempt_suppressed() && self.config.advskew <= SUPPRESSED_ADVSKEW {
+        let lowered = self.preempt_suppressed() || self.demotion > 0;
+        if lowered && self.config.advskew <= SUPPRESSED_ADVSKEW {
             SUPPRESSED_ADVSKEW
         } else {
             self.config.advskew
@@ -157,7 +172,8 @@ impl Engine {
             Event::LinkDown => self.on_link_down(&mut out),
             Event::LinkUp => self.on_link_up(now, &mut out),
             Event::Demote => self.on_demote(now, &mut out),
-            Event::Shutdown => self.on_shutdown(&mut out),
+            Event::Shutdown => self.on_shutdown(now, &mut out),
+            Event::SetDemotion(level) => self.on_set_demotion(now, level, &mut out),
             Event::SendResult { ok } => self.on_send_result(now, ok, &mut out),
             Event::ScriptFinished(script) => self.on_script_finished(script, &mut out),
         }
@@ -215,12 +231,30 @@ impl Engine {
         // ucarp compares with the suppressed skew on receive, too.
         let local = self.advert_interval();
         let remote = interval(advert.advbase, advert.advskew);
+        // OpenBSD's demote byte decides before the intervals do; with equal
+        // demotion (always, between ucarp and healthy xcarp nodes) the
+        // rules are ucarp's (docs/protocol.md, "Demotion").
+        let demote = advert.demote.cmp(&self.demotion);
         match self.state {
             State::Init => {}
             State::Master => {
                 let local_key = self.config.tie_break.key(self.config.src_ip);
                 let remote_key = self.config.tie_break.key(advert.src_ip);
-                if local > remote || (local == remote && remote_key < local_key) {
+                let peer_preferred = match demote {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Greater => false,
+                    std::cmp::Ordering::Equal => {
+                        local > remote || (local == remote && remote_key < local_key)
+                    }
+                };
+                let peer_worse = match demote {
+                    std::cmp::Ordering::Less => false,
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Equal => {
+                        local < remote || (local == remote && remote_key > local_key)
+                    }
+                };
+                if peer_preferred {
                     // §4.4: one last advert "to be really sure the new master
                     // knows it has to reassert control", then step down.
                     self.send_advert(now, false, out);
@@ -231,7 +265,7 @@ impl Engine {
                         LogLevel::Warning,
                         "Preferred master advertised: going back to BACKUP state",
                     );
-                } else if local < remote || (local == remote && remote_key > local_key) {
+                } else if peer_worse {
                     // §4.4: we stay; re-announce the VIP now and again two
                     // adverts later.
                     self.send_garp(out);
@@ -244,8 +278,21 @@ impl Engine {
                 }
             }
             State::Backup => {
-                // §4.3: preempt only a strictly slower master.
-                if self.config.preempt && local < remote {
+                // OpenBSD: a more demoted master is taken over whatever the
+                // intervals and the preempt setting.
+                if demote == std::cmp::Ordering::Greater {
+                    self.master_down(now, out);
+                    log(
+                        out,
+                        LogLevel::Warning,
+                        "Putting MASTER down - it is more demoted than we are",
+                    );
+                // §4.3: preempt only a strictly slower master (and, as in
+                // OpenBSD, not one less demoted than we are).
+                } else if self.config.preempt
+                    && local < remote
+                    && demote == std::cmp::Ordering::Equal
+                {
                     self.master_down(now, out);
                     log(out, LogLevel::Warning, "Putting MASTER down - preemption");
                 // §4.3: a master this slow would time out anyway (also BSD's
@@ -312,6 +359,9 @@ impl Engine {
         if !self.link_up || self.state != State::Master {
             return;
         }
+        // Unlike ucarp, say so on the wire: the backup takes over now
+        // instead of after its master-down interval.
+        self.send_bow_out(now, out);
         self.change_state(State::Backup, out);
         out.push(Action::ArmTimer {
             timer: Timer::MasterDown,
@@ -321,14 +371,47 @@ impl Engine {
         });
     }
 
-    // §4.5 `--shutdown`: release the VIP if we hold it; no farewell advert.
-    fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+    // §4.5 `--shutdown`: release the VIP if we hold it. ucarp sends no
+    // farewell; we bow out first, as BSD carp does, so the backup takes
+    // over at once instead of after its master-down interval.
+    fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.shut_down = true;
         if self.state == State::Master {
+            if self.link_up {
+                self.send_bow_out(now, out);
+            }
             out.push(Action::RunScript(Script::Down));
         }
         out.push(Action::CancelTimer(Timer::MasterDown));
         out.push(Action::CancelTimer(Timer::Advert));
+    }
+
+    // Health checks and tracked interfaces (docs/config.md, "Health
+    // checks"): demotion lowers our priority on the wire; a master that
+    // falls ill hands over at once with a bow-out. Recovery changes no
+    // state: a backup takes the VIP back only under preempt.
+    fn on_set_demotion(&mut self, now: Instant, level: u8, out: &mut Vec<Action>) {
+        let was = self.demotion;
+        if level == was {
+            return;
+        }
+        self.demotion = level;
+        if self.state != State::Master || !self.link_up {
+            return;
+        }
+        if was == 0 {
+            self.send_bow_out(now, out);
+            self.change_state(State::Backup, out);
+            self.arm_master_down(now, out);
+            log(
+                out,
+                LogLevel::Warning,
+                "Demoted: bowing out so that a healthy peer takes over",
+            );
+        } else {
+            // Still master (no healthy peer): advertise the new level now.
+            self.send_advert(now, true, out);
+        }
     }
 
     // §4.7, ucarp's error accounting in `carp_send_ad`.
@@ -382,6 +465,7 @@ impl Engine {
         out.push(Action::SendAdvert {
             advbase: self.config.advbase,
             advskew: self.advertised_skew(),
+            demote: self.demotion,
             counter: self.counter,
         });
         if self.delayed_garp > 0 {
@@ -395,13 +479,26 @@ impl Engine {
         }
         // ucarp's `carp_send_ad`: a node advertising 255/255 is bowing out
         // (BSD's "leaving" advert) and sends no further adverts.
-        let bowing_out = self.config.advbase == u8::MAX && self.advertised_skew() == u8::MAX;
+        let bowing_out = self.config.advbase == BOW_OUT && self.advertised_skew() == BOW_OUT;
         if schedule_next && !bowing_out {
             out.push(Action::ArmTimer {
                 timer: Timer::Advert,
                 at: now.saturating_add(self.advert_interval()),
             });
         }
+    }
+
+    /// BSD's farewell: one advert with advbase and advskew 255, which every
+    /// peer (ucarp included, §4.3) takes as "this master will time out".
+    /// The caller then leaves MASTER, which cancels the advert timer.
+    fn send_bow_out(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.counter = self.next_counter(now);
+        out.push(Action::SendAdvert {
+            advbase: BOW_OUT,
+            advskew: BOW_OUT,
+            demote: self.demotion,
+            counter: self.counter,
+        });
     }
 
     fn next_counter(&mut self, now: Instant) -> u64 {

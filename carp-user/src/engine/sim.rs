@@ -418,8 +418,9 @@ impl Sim {
                 Action::SendAdvert {
                     advbase,
                     advskew,
+                    demote,
                     counter,
-                } => results.push(self.send_advert(node, advbase, advskew, counter)),
+                } => results.push(self.send_advert(node, [advbase, advskew, demote], counter)),
                 Action::SendGarp => {
                     if let Some(n) = self.nodes.get_mut(node) {
                         n.garps_sent += 1;
@@ -459,7 +460,9 @@ impl Sim {
     }
 
     /// Puts one advert on the wire; returns whether the write "succeeded".
-    fn send_advert(&mut self, node: usize, advbase: u8, advskew: u8, counter: u64) -> bool {
+    /// `timing` is the advert's advbase, advskew and demote byte.
+    fn send_advert(&mut self, node: usize, timing: [u8; 3], counter: u64) -> bool {
+        let [advbase, advskew, demote] = timing;
         let Some(n) = self.nodes.get_mut(node) else {
             return false;
         };
@@ -475,6 +478,7 @@ impl Sim {
             vhid: self.vhid,
             advbase,
             advskew,
+            demote,
             counter,
             ip_id: self.rng.random(),
             digest: self.auth.digest(counter),

@@ -138,7 +138,8 @@ pub struct ReceivedAdvert {
     pub src_ip: Ipv4Addr,
     pub advbase: u8,
     pub advskew: u8,
-    /// BSD's demotion counter; ucarp ignores it, and so does the engine.
+    /// OpenBSD's demotion counter (docs/protocol.md, "Demotion"): a
+    /// less demoted peer wins whatever the intervals; ucarp sends 0.
     pub demote: u8,
     pub counter: u64,
 }
@@ -184,8 +185,14 @@ pub enum Event {
     LinkUp,
     /// SIGUSR2: step down if not BACKUP.
     Demote,
-    /// Exit with `--shutdown`.
+    /// Exit with `--shutdown`, or the instance is removed: a MASTER bows
+    /// out (one advert with advbase and advskew 255) and releases the VIP.
     Shutdown,
+    /// The instance's demotion changed (failing checks, tracked interfaces
+    /// down; 0: healthy). While demoted the adverts carry advskew 240 and
+    /// the level in the demote byte; a MASTER that becomes demoted bows out
+    /// and steps down so that a healthy peer takes over at once.
+    SetDemotion(u8),
     /// Outcome of the frame write for the last [`Action::SendAdvert`].
     SendResult {
         ok: bool,
@@ -206,11 +213,14 @@ pub enum Script {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send one advert now. `advskew` is already 240 while preemption is
-    /// suppressed. The daemon computes the digest for `counter`, builds the
-    /// frame and reports [`Event::SendResult`].
+    /// suppressed or the instance is demoted; advbase and advskew are both
+    /// 255 in a bow-out. The daemon computes the digest for `counter`,
+    /// builds the frame and reports [`Event::SendResult`].
     SendAdvert {
         advbase: u8,
         advskew: u8,
+        /// The demote byte (OpenBSD's demotion counter; 0 when healthy).
+        demote: u8,
         counter: u64,
     },
     /// Send one gratuitous ARP for the VIP. Never while an up-script the

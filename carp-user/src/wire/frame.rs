@@ -38,6 +38,9 @@ pub struct AdvertFrameParams {
     pub vhid: u8,
     pub advbase: u8,
     pub advskew: u8,
+    /// The demote byte: 0 from ucarp and healthy xcarp nodes, our
+    /// demotion level otherwise (docs/protocol.md, "Demotion").
+    pub demote: u8,
     pub counter: u64,
     /// IP identification; ucarp draws it at random per packet.
     pub ip_id: u16,
@@ -89,7 +92,10 @@ pub fn build_advert_frame(p: &AdvertFrameParams) -> [u8; ADVERT_FRAME_LEN] {
     let sum = internet_checksum(ip);
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
 
-    let carp = CarpHeader::advert(p.vhid, p.advbase, p.advskew, p.counter, p.digest);
+    let carp = CarpHeader {
+        demote: p.demote,
+        ..CarpHeader::advert(p.vhid, p.advbase, p.advskew, p.counter, p.digest)
+    };
     frame[ETHERNET_LEN + IPV4_MIN_LEN..].copy_from_slice(&carp.encode());
     frame
 }

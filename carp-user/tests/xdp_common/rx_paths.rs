@@ -100,6 +100,7 @@ impl RxPaths {
             vhid: VHID,
             advbase: 1,
             advskew: 0,
+            demote: 0,
             counter,
             ip_id: 0x1234,
             digest: self.auth.digest(counter),

@@ -310,9 +310,11 @@ fn new_master_continues_the_old_masters_counter() {
 }
 
 #[test]
-fn two_nodes_take_over_as_captured_from_ucarp() {
-    // Capture timing: A master at 3 s; after SIGUSR2 at 7 s, B (backup since
-    // 5 s) takes over one master-down interval after A's last advert.
+fn sigusr2_bows_out_and_the_backup_takes_over_at_once() {
+    // ucarp's capture: A master at 3 s; after SIGUSR2 at 7.5 s ucarp's B
+    // (backup since 5 s) takes over one master-down interval after A's
+    // last advert, at 10.001 s. xcarp's A bows out instead (advbase and
+    // advskew 255), which B reads as "going to time out".
     let configs = [
         node(Ipv4Addr::new(10, 99, 0, 1), 1, 0, 3, false),
         node(Ipv4Addr::new(10, 99, 0, 2), 1, 0, 3, false),
@@ -330,8 +332,8 @@ fn two_nodes_take_over_as_captured_from_ucarp() {
         .filter(|t| t.to == State::Master)
         .map(|t| (t.node, t.at))
         .collect();
-    // A's last advert went out at 7 s, B hears it at 7.001 s.
-    assert_eq!(to_master, [(0, secs(3)), (1, ms(10_001))]);
+    // A's bow-out went out at 7.5 s, B hears it at 7.501 s.
+    assert_eq!(to_master, [(0, secs(3)), (1, ms(7_501))]);
 }
 
 #[test]
