@@ -900,6 +900,61 @@ fn shutdown_without_carrier_sends_no_bow_out() {
     assert!(sent_counters(&actions).is_empty(), "{actions:?}");
 }
 
+#[test]
+fn hand_over_keeps_the_vip_until_a_successor_advertises() {
+    let mut engine = master(config());
+    let actions = engine.handle(secs(5), Event::HandOver);
+    assert!(matches!(
+        actions[0],
+        Action::SendAdvert {
+            advbase: 255,
+            advskew: 255,
+            ..
+        }
+    ));
+    assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 0);
+    assert!(actions.contains(&arm(Timer::MasterDown, secs(8))));
+    assert!(!engine.finished());
+    // Our own timer and anything else change nothing meanwhile.
+    assert!(
+        engine
+            .handle(secs(6), Event::TimerFired(Timer::Advert))
+            .is_empty()
+    );
+    let actions = engine.handle(ms(5_300), advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 0, 9));
+    assert_eq!(
+        actions,
+        [
+            Action::RunScript(Script::Down),
+            Action::CancelTimer(Timer::MasterDown)
+        ]
+    );
+    assert!(engine.finished());
+    assert!(
+        engine
+            .handle(secs(9), Event::TimerFired(Timer::MasterDown))
+            .is_empty()
+    );
+}
+
+#[test]
+fn hand_over_without_a_successor_releases_after_master_down() {
+    let mut engine = master(config());
+    engine.handle(secs(5), Event::HandOver);
+    let actions = engine.handle(secs(8), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 1);
+    assert!(engine.finished());
+}
+
+#[test]
+fn hand_over_in_backup_is_a_plain_shutdown() {
+    let mut engine = backup(config());
+    let actions = engine.handle(secs(1), Event::HandOver);
+    assert!(sent_counters(&actions).is_empty());
+    assert_eq!(count(&actions, &Action::RunScript(Script::Down)), 0);
+    assert!(engine.finished());
+}
+
 // ------------------------------------------------ demotion (health checks)
 
 #[test]

@@ -117,6 +117,37 @@ impl Pinger {
         (sent, lost)
     }
 
+    /// Probes lost between the last reply before `from` and the first
+    /// reply after `to`, by ping's own sequence numbers: exact at any
+    /// interval (ping sends less often than asked at 10 ms and below, which
+    /// [`Pinger::lost_between`]'s estimate assumes it does not). Returns
+    /// (probes sent in that span, probes without a reply).
+    pub fn lost_by_sequence(&self, from: Instant, to: Instant) -> (u64, u64) {
+        let mut replies = self.replies();
+        replies.sort_by_key(|(seq, _)| *seq);
+        let first = replies
+            .iter()
+            .filter(|(_, at)| *at < from)
+            .map(|(seq, _)| *seq)
+            .max();
+        let last = replies
+            .iter()
+            .filter(|(_, at)| *at > to)
+            .map(|(seq, _)| *seq)
+            .min();
+        let (Some(first), Some(last)) = (first, last) else {
+            return (0, 0);
+        };
+        let replied = replies
+            .iter()
+            .filter(|(seq, _)| (first..=last).contains(seq))
+            .map(|(seq, _)| *seq)
+            .collect::<BTreeSet<u64>>()
+            .len() as u64;
+        let sent = last - first + 1;
+        (sent, sent - replied)
+    }
+
     fn seq_at(&self, t: Instant) -> u64 {
         let elapsed = t.saturating_duration_since(self.started).as_secs_f64();
         (elapsed / self.interval.as_secs_f64()) as u64 + 1
@@ -256,6 +287,12 @@ impl Advert {
         })
     }
 
+    /// BSD's farewell (advbase and advskew 255): the sender stops being
+    /// master as it sends it.
+    pub fn is_bow_out(&self) -> bool {
+        self.advbase == 255 && self.advskew == 255
+    }
+
     /// The advertised interval, advbase + advskew/256 seconds.
     pub fn interval(&self) -> f64 {
         f64::from(self.advbase) + f64::from(self.advskew) / 256.0
@@ -266,26 +303,33 @@ impl Advert {
 /// which: two sources whose advertising overlaps (one advertised between
 /// two adverts of the other), or where one started less than an advert
 /// interval after the other's last advert, while that one was still master.
-/// A takeover after the master fell silent for master-down is neither.
+/// A takeover after the master fell silent for master-down is neither, nor
+/// is one right after the master's bow-out.
 pub fn two_masters(adverts: &[Advert]) -> Option<String> {
     struct Span {
         src: Ipv4Addr,
         first: f64,
         last: f64,
         interval: f64,
+        /// The last advert was a bow-out: the source left at `last`.
+        bowed_out: bool,
     }
     let mut spans: Vec<Span> = Vec::new();
     for a in adverts {
         match spans.iter_mut().find(|s| s.src == a.src) {
             Some(s) => {
                 s.first = s.first.min(a.at);
-                s.last = s.last.max(a.at);
+                if a.at >= s.last {
+                    s.last = a.at;
+                    s.bowed_out = a.is_bow_out();
+                }
             }
             None => spans.push(Span {
                 src: a.src,
                 first: a.at,
                 last: a.at,
                 interval: a.interval(),
+                bowed_out: a.is_bow_out(),
             }),
         }
     }
@@ -299,7 +343,7 @@ pub fn two_masters(adverts: &[Advert]) -> Option<String> {
             }
             let (early, late) = if x.last < y.first { (x, y) } else { (y, x) };
             let gap = late.first - early.last;
-            if gap < early.interval {
+            if gap < early.interval && !early.bowed_out {
                 return Some(format!(
                     "{} started advertising at {:.3}, {gap:.3}s after the last advert of {}, within its interval of {:.3}s",
                     late.src, late.first, early.src, early.interval
@@ -538,6 +582,22 @@ mod tests {
         let mut takeover = steady.clone();
         takeover.extend((0..3).map(|i| advert(B, 7.1 + f64::from(i))));
         assert_eq!(two_masters(&takeover), None);
+    }
+
+    #[test]
+    fn a_takeover_right_after_a_bow_out_is_not_two_masters() {
+        let mut adverts: Vec<Advert> = (0..5).map(|i| advert(A, f64::from(i))).collect();
+        let bow_out = Advert {
+            advbase: 255,
+            advskew: 255,
+            ..advert(A, 4.5)
+        };
+        adverts.push(bow_out);
+        adverts.extend((0..3).map(|i| advert(B, 4.502 + f64::from(i))));
+        assert_eq!(two_masters(&adverts), None);
+        // Without the bow-out the same timing is two masters.
+        adverts.remove(5);
+        assert!(two_masters(&adverts).is_some());
     }
 
     #[test]

@@ -647,7 +647,13 @@ impl Daemon {
 
         let mut status_tick = tokio::time::interval(Duration::from_secs(1));
         status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A stop signal arrived and masters that release their VIP are
+        // handing it over (see `begin_hand_over`).
+        let mut stopping = false;
         loop {
+            if stopping && !self.handing_over() {
+                return Ok(Stop::Signal);
+            }
             self.publish_status_on_transition();
             let next = self
                 .instances
@@ -691,12 +697,13 @@ impl Daemon {
                         }
                     }
                 }
-                _ = term.recv() => return Ok(Stop::Signal),
-                _ = int.recv() => return Ok(Stop::Signal),
-                _ = quit.recv() => return Ok(Stop::Signal),
+                _ = term.recv() => stopping = self.begin_hand_over(stopping),
+                _ = int.recv() => stopping = self.begin_hand_over(stopping),
+                _ = quit.recv() => stopping = self.begin_hand_over(stopping),
                 _ = hup.recv() => {
-                    if self.reload.is_none() {
-                        return Ok(Stop::Signal);
+                    if self.reload.is_none() || stopping {
+                        stopping = self.begin_hand_over(stopping);
+                        continue;
                     }
                     notify(&[sd_notify::NotifyState::Reloading]);
                     self.reload().await;
@@ -705,6 +712,37 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// A stop signal: every MASTER that releases its VIP on exit
+    /// (`--shutdown`) bows out and keeps the VIP until its successor
+    /// advertises or one master-down interval passes, so clients are served
+    /// throughout (docs/protocol.md, "Bow-out"). A second signal while
+    /// that runs ends the wait. Returns that the daemon is stopping.
+    fn begin_hand_over(&mut self, already_stopping: bool) -> bool {
+        let event = if already_stopping {
+            Event::Shutdown
+        } else {
+            notify(&[sd_notify::NotifyState::Stopping]);
+            Event::HandOver
+        };
+        let now = self.now();
+        for instance in self.instances.values_mut() {
+            if !releases_vip_on_exit(&Ok(Stop::Signal), instance.spec.shutdown) {
+                continue;
+            }
+            if let Some(link) = self.links.get(&instance.ifindex) {
+                instance.feed(now, event, &link.output());
+            }
+        }
+        true
+    }
+
+    /// Whether a releasing MASTER still waits for its successor.
+    fn handing_over(&self) -> bool {
+        self.instances
+            .values()
+            .any(|i| i.spec.shutdown && i.engine.state() == State::Master && !i.engine.finished())
     }
 
     /// SIGHUP with a configuration file: reads it again and applies the

@@ -75,6 +75,9 @@ pub struct Engine {
     shut_down: bool,
     /// Our demotion (0: healthy), sent in the demote byte.
     demotion: u8,
+    /// [`Event::HandOver`]: bowed out, holding the VIP until a successor
+    /// advertises or the master-down timer fires.
+    handing_over: bool,
     /// Up-scripts asked for and not yet reported finished.
     up_scripts_running: u32,
     /// A gratuitous ARP is due once those have finished.
@@ -101,6 +104,7 @@ impl Engine {
             link_up: true,
             shut_down: false,
             demotion: 0,
+            handing_over: false,
             up_scripts_running: 0,
             garp_waits_for_up_script: false,
         }
@@ -120,6 +124,13 @@ impl Engine {
     #[must_use]
     pub fn preempt_suppressed(&self) -> bool {
         self.suppress_preempt > 0
+    }
+
+    /// Whether the engine has stopped for good ([`Event::Shutdown`], or an
+    /// [`Event::HandOver`] that has completed).
+    #[must_use]
+    pub fn finished(&self) -> bool {
+        self.shut_down
     }
 
     /// Our demotion level (0: healthy), as [`Event::SetDemotion`] set it.
@@ -164,6 +175,24 @@ impl Engine {
         if self.shut_down {
             return out;
         }
+        if self.handing_over {
+            // Bowed out: only the successor's advert, the bound or a
+            // second stop request end the hand-over.
+            if matches!(
+                event,
+                Event::Advert(_)
+                    | Event::TimerFired(Timer::MasterDown)
+                    | Event::Shutdown
+                    | Event::HandOver
+                    | Event::LinkDown
+            ) {
+                self.handing_over = false;
+                self.shut_down = true;
+                out.push(Action::RunScript(Script::Down));
+                out.push(Action::CancelTimer(Timer::MasterDown));
+            }
+            return out;
+        }
         match event {
             Event::Start => self.on_start(now, &mut out),
             Event::Advert(advert) => self.on_advert(now, advert, &mut out),
@@ -173,6 +202,7 @@ impl Engine {
             Event::LinkUp => self.on_link_up(now, &mut out),
             Event::Demote => self.on_demote(now, &mut out),
             Event::Shutdown => self.on_shutdown(now, &mut out),
+            Event::HandOver => self.on_hand_over(now, &mut out),
             Event::SetDemotion(level) => self.on_set_demotion(now, level, &mut out),
             Event::SendResult { ok } => self.on_send_result(now, ok, &mut out),
             Event::ScriptFinished(script) => self.on_script_finished(script, &mut out),
@@ -384,6 +414,24 @@ impl Engine {
         }
         out.push(Action::CancelTimer(Timer::MasterDown));
         out.push(Action::CancelTimer(Timer::Advert));
+    }
+
+    // A planned stop: bow out now, release the VIP once a successor speaks
+    // (or after one master-down interval, when nobody does).
+    fn on_hand_over(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master || !self.link_up {
+            self.on_shutdown(now, out);
+            return;
+        }
+        self.send_bow_out(now, out);
+        out.push(Action::CancelTimer(Timer::Advert));
+        self.arm_master_down(now, out);
+        self.handing_over = true;
+        log(
+            out,
+            LogLevel::Info,
+            "Bowed out: keeping the VIP until a new master advertises",
+        );
     }
 
     // Health checks and tracked interfaces (docs/config.md, "Health

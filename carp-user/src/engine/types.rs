@@ -188,6 +188,13 @@ pub enum Event {
     /// Exit with `--shutdown`, or the instance is removed: a MASTER bows
     /// out (one advert with advbase and advskew 255) and releases the VIP.
     Shutdown,
+    /// A planned stop (SIGTERM with `--shutdown`): like [`Event::Shutdown`],
+    /// but a MASTER keeps the VIP after its bow-out until a successor's
+    /// advert arrives or one master-down interval has passed, so that
+    /// clients are served until the new master answers (a ucarp backup
+    /// hears the bow-out up to a second late). Then it runs the downscript
+    /// and stops, as [`Engine::finished`] tells.
+    HandOver,
     /// The instance's demotion changed (failing checks, tracked interfaces
     /// down; 0: healthy). While demoted the adverts carry advskew 240 and
     /// the level in the demote byte; a MASTER that becomes demoted bows out
