@@ -1540,3 +1540,69 @@ fn s17_planned_stop_bows_out() {
         },
     );
 }
+
+/// A lone master with --shutdown has nobody to hand over to: after its
+/// bow-out it keeps the VIP for one master-down interval, then releases
+/// it and exits; a second SIGTERM ends that wait at once.
+#[test]
+fn s17_lone_master_hand_over_is_bounded() {
+    run_variants(
+        "17 lone_master_hand_over",
+        &[(false, &[X]), (true, &[X])],
+        |&second_signal| {
+            let lan = Lan::with_hosts(1);
+            let opts = CarpOpts {
+                shutdown: true,
+                ..CarpOpts::default()
+            };
+            let wire = Adverts::start(&lan, opts.vhid);
+            let mut master = Node::start(&lan.hosts[0], X, opts.clone());
+            assert!(
+                master.wait_state(State::Master, CONVERGE),
+                "{}",
+                master.full_log()
+            );
+            assert!(wait_until(Duration::from_secs(3), || master.holds_vip()));
+            let t0 = Instant::now();
+            master.signal(libc::SIGTERM);
+            // Bowed out, still serving the VIP while it waits for a
+            // successor.
+            let a_addr = lan.hosts[0].addr;
+            assert!(
+                wait_until(Duration::from_secs(2), || wire
+                    .all()
+                    .iter()
+                    .any(|a| a.src == a_addr && a.is_bow_out())),
+                "no bow-out:\n{}",
+                wire.text()
+            );
+            thread::sleep(Duration::from_millis(500));
+            assert!(master.running(), "exited without waiting for a successor");
+            assert!(lan.hosts[0].has_addr(VIP), "released the VIP at once");
+            let bound = if second_signal {
+                master.signal(libc::SIGTERM);
+                Duration::from_millis(1500)
+            } else {
+                opts.master_down() + Duration::from_secs(2)
+            };
+            let status = master
+                .wait_exit(bound)
+                .unwrap_or_else(|| panic!("still running {bound:?} after the last signal"));
+            let took = t0.elapsed();
+            assert!(status.success(), "exit status {status}");
+            assert!(!lan.hosts[0].has_addr(VIP), "the VIP is left behind");
+            if !second_signal {
+                assert!(
+                    took >= opts.master_down(),
+                    "released after {took:?}, before master-down"
+                );
+            }
+            report(
+                17,
+                "lone_master_hand_over",
+                &second_signal,
+                &format!("exit_after={}", secs(took)),
+            );
+        },
+    );
+}
