@@ -947,6 +947,19 @@ fn hand_over_without_a_successor_releases_after_master_down() {
 }
 
 #[test]
+fn hand_over_waits_at_most_five_seconds_whatever_advbase() {
+    let mut engine = master(EngineConfig {
+        advbase: 10,
+        ..config()
+    });
+    let actions = engine.handle(secs(50), Event::HandOver);
+    assert!(
+        actions.contains(&arm(Timer::MasterDown, secs(55))),
+        "{actions:?}"
+    );
+}
+
+#[test]
 fn hand_over_in_backup_is_a_plain_shutdown() {
     let mut engine = backup(config());
     let actions = engine.handle(secs(1), Event::HandOver);

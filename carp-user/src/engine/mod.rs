@@ -41,6 +41,12 @@ const DELAYED_GARP_ADVERTS: i8 = 2;
 /// over at once (docs/protocol.md, "Bow-out").
 pub const BOW_OUT: u8 = u8::MAX;
 
+/// Longest a stopping master keeps the VIP after its bow-out while no
+/// successor advertises (shorter when master-down is): successors react to
+/// the bow-out itself, ucarp within about a second (§4.1), so a long
+/// advbase must not hold a stop for minutes.
+pub const HAND_OVER_LIMIT: Duration = Duration::from_secs(5);
+
 /// `advbase + advskew/256` seconds, with the skew in whole microseconds
 /// truncated the way ucarp computes it (§4.1).
 #[must_use]
@@ -425,7 +431,10 @@ impl Engine {
         }
         self.send_bow_out(now, out);
         out.push(Action::CancelTimer(Timer::Advert));
-        self.arm_master_down(now, out);
+        out.push(Action::ArmTimer {
+            timer: Timer::MasterDown,
+            at: now.saturating_add(self.master_down_interval().min(HAND_OVER_LIMIT)),
+        });
         self.handing_over = true;
         log(
             out,
