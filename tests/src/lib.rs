@@ -10,6 +10,7 @@ pub mod lan;
 pub mod log;
 pub mod multi;
 pub mod pcap;
+pub mod peers;
 pub mod probe;
 
 pub mod cleanup;
