@@ -65,11 +65,12 @@ enum Command {
     /// a step of `test`. Needs root (one target runs the XDP program).
     Fuzz,
     /// Measure xcarp beside ucarp on the same virtual LAN: daemon CPU under
-    /// floods, false failovers, failover time, client outage, memory, and
-    /// the XDP micro-benchmark. Writes target/bench/<date>/ (Markdown, JSON,
+    /// floods, false failovers, failover time, client outage, planned stops
+    /// (SIGTERM with -z), memory, and the XDP micro-benchmark. Writes target/bench/<date>/ (Markdown, JSON,
     /// PNG charts) and prints the ratio table. Needs root.
     Bench {
-        /// Fewer rates, shorter windows, 5 failovers: under 2 minutes.
+        /// Fewer rates, shorter windows, 5 failovers, 3 planned stops per
+        /// pairing.
         #[arg(long)]
         quick: bool,
     },

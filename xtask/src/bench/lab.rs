@@ -23,7 +23,7 @@ use super::{
 };
 
 /// The VHID the pair runs.
-const VHID: u8 = 42;
+pub(super) const VHID: u8 = 42;
 /// The flooding host's index on the flood LAN (hosts 0 and 1 run CARP).
 const ATTACKER: usize = 2;
 
@@ -38,6 +38,8 @@ pub struct Plan {
     /// have taken over inside it.
     pub own_window: Duration,
     pub failovers: usize,
+    /// Planned stops per pairing of daemons.
+    pub stops: usize,
 }
 
 impl Plan {
@@ -48,6 +50,7 @@ impl Plan {
                 window: Duration::from_secs(2),
                 own_window: Duration::from_millis(3500),
                 failovers: 5,
+                stops: 3,
             }
         } else {
             Self {
@@ -55,6 +58,7 @@ impl Plan {
                 window: Duration::from_secs(5),
                 own_window: Duration::from_secs(5),
                 failovers: 20,
+                stops: 10,
             }
         }
     }
@@ -593,18 +597,15 @@ fn is_garp(line: &str, vip: Ipv4Addr) -> bool {
 
 /// The longest silence of the client's probes around `t_kill`: from the
 /// last reply before the outage to the first after it.
-fn outage(pinger: &Pinger, t_kill: Instant) -> Option<f64> {
+pub(super) fn outage(pinger: &Pinger, t_kill: Instant) -> Option<f64> {
     let from = t_kill.checked_sub(Duration::from_millis(500))?;
-    let times: Vec<Instant> = pinger
+    let times: Vec<f64> = pinger
         .replies()
         .into_iter()
-        .map(|(_, t)| t)
-        .filter(|t| *t >= from)
+        .filter(|(_, t)| *t >= from)
+        .map(|(_, t)| (t - from).as_secs_f64())
         .collect();
-    times
-        .windows(2)
-        .map(|w| w[1].saturating_duration_since(w[0]).as_secs_f64())
-        .reduce(f64::max)
+    stats::longest_gap(&times)
 }
 
 #[cfg(test)]
@@ -631,6 +632,7 @@ mod tests {
     fn quick_plan_is_smaller_and_ends_unlimited() {
         let (quick, full) = (Plan::new(true), Plan::new(false));
         assert!(quick.failovers < full.failovers && full.failovers >= 20);
+        assert!(quick.stops < full.stops && quick.stops >= 3);
         for kind in FloodKind::ALL {
             assert_eq!(quick.paces(kind).last(), Some(&Pace::Unlimited));
             assert_eq!(full.paces(kind).last(), Some(&Pace::Unlimited));

@@ -1,8 +1,8 @@
 //! `cargo xtask bench [--quick]`: xcarp beside ucarp on the same virtual
 //! LAN in the same run: daemon CPU under floods (foreign VHIDs, forged
 //! digests, replayed adverts, plain UDP), false failovers, failover time
-//! after SIGKILL on the wire and as a client sees it, memory, and the XDP
-//! micro-benchmark. Writes Markdown, JSON and PNG charts to
+//! after SIGKILL on the wire and as a client sees it, planned stops
+//! (SIGTERM with `-z`), memory, and the XDP micro-benchmark. Writes Markdown, JSON and PNG charts to
 //! `target/bench/<date>/` (and `target/bench/latest`), prints the ratio
 //! table. Targets are judged, never enforced: the run fails only when it
 //! cannot measure.
@@ -11,6 +11,8 @@ mod lab;
 mod micro;
 mod report;
 mod stats;
+mod stops;
+mod stops_report;
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
@@ -65,12 +67,12 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         Err(e) => report.errors.push(format!("micro-benchmark: {e:#}")),
     }
 
-    // Bounds the labs (about 4 min quick, 8 min full): past it, everything
+    // Bounds the labs (about 5 min quick, 9 min full): past it, everything
     // they created is removed and the run fails (a stuck step cannot be
     // unwound from outside).
     let _limit = cleanup::time_limit(
         "cargo xtask bench",
-        Duration::from_secs(if quick { 480 } else { 1200 }),
+        Duration::from_secs(if quick { 540 } else { 1320 }),
     );
     let mut xdp_attach = None;
     let progress = |line: &str| println!("   [{:>5.1}s] {line}", started.elapsed().as_secs_f64());
@@ -131,6 +133,47 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         match result {
             Ok(run) => report.failovers.push(run),
             Err(e) => report.errors.push(format!("{imp} failovers: {e:#}")),
+        }
+    }
+
+    step(&format!(
+        "planned stops (SIGTERM, -z), {} each: {} side by side on three LANs",
+        plan.stops,
+        stops_report::Pairing::ALL
+            .map(stops_report::Pairing::label)
+            .join(", ")
+    ));
+    let results: Vec<_> = thread::scope(|s| {
+        let handles: Vec<_> = stops_report::Pairing::ALL
+            .into_iter()
+            .map(|pairing| {
+                let (plan, progress, xcarp, ucarp) = (&plan, &progress, &xcarp, &ucarp);
+                (
+                    pairing,
+                    s.spawn(move || {
+                        guarded(|| stops::planned_stops(pairing, xcarp, ucarp, plan, progress))
+                    }),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(pairing, h)| {
+                (
+                    pairing,
+                    h.join().unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!("the planned-stop thread panicked"))
+                    }),
+                )
+            })
+            .collect()
+    });
+    for (pairing, result) in results {
+        match result {
+            Ok(run) => report.stops.push(run),
+            Err(e) => report
+                .errors
+                .push(format!("{} planned stops: {e:#}", pairing.label())),
         }
     }
 

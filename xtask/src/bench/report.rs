@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{micro::Micro, stats::Summary};
+use super::{micro::Micro, stats::Summary, stops_report::StopRun};
 
 /// What the attacker floods the pair with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -190,7 +190,12 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(metric: impl Into<String>, unit: &str, xcarp: Option<f64>, ucarp: Option<f64>) -> Self {
+    pub(super) fn new(
+        metric: impl Into<String>,
+        unit: &str,
+        xcarp: Option<f64>,
+        ucarp: Option<f64>,
+    ) -> Self {
         let ratio = match (xcarp, ucarp) {
             (Some(x), Some(u)) if u > 0.0 => Some(x / u),
             _ => None,
@@ -206,7 +211,7 @@ impl Row {
         }
     }
 
-    fn target(mut self, target: &str, pass: Option<bool>) -> Self {
+    pub(super) fn target(mut self, target: &str, pass: Option<bool>) -> Self {
         target.clone_into(&mut self.target);
         self.pass = pass;
         self
@@ -249,6 +254,8 @@ pub struct Report {
     pub flood_takeovers: Vec<FloodTakeover>,
     pub many_vhids: Option<ManyVhids>,
     pub failovers: Vec<FailoverRun>,
+    /// SIGTERM to a master started with `-z`, per pairing of daemons.
+    pub stops: Vec<StopRun>,
     pub memory: Vec<Memory>,
     pub micro: Option<Micro>,
     pub rows: Vec<Row>,
@@ -469,6 +476,7 @@ impl Report {
                 outage("ucarp").as_ref().map(pick),
             ));
         }
+        rows.extend(super::stops_report::rows(&self.stops));
         #[allow(clippy::cast_precision_loss)]
         let mb = |kb: u64| kb as f64 / 1024.0;
         for (name, pick) in [
@@ -627,7 +635,7 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
         m.commit,
         m.xdp_attach
     );
-    s.push_str("## Ratio table\n\nSame LAN, same run, one implementation at a time. CPU is the busier of the two daemons (master, backup), from their threads' time on a CPU.\n\n");
+    s.push_str("## Ratio table\n\nSame LAN, same run, one implementation at a time. CPU is the busier of the two daemons (master, backup), from their threads' time on a CPU. In the planned-stop rows the xcarp column is the named pairing (master → backup) with an xcarp master, the ucarp column ucarp → ucarp.\n\n");
     s.push_str(&ratio_table(&report.rows));
     let missed = report.missed();
     if missed.is_empty() {
@@ -683,6 +691,9 @@ pub fn markdown(report: &Report, charts: &[(&str, &str)]) -> String {
             num(o.as_ref().map(|o| o.median)),
             num(o.as_ref().map(|o| o.max)),
         );
+    }
+    if !report.stops.is_empty() {
+        s.push_str(&super::stops_report::markdown(&report.stops));
     }
     s.push_str("\n## Memory\n\nThe flood lab's master, from /proc/<pid>/status.\n\n| daemon | VmRSS elected kB | VmHWM elected kB | VmRSS after floods kB | of which anon / file / shmem kB | VmHWM after floods kB |\n|---|--:|--:|--:|--:|--:|\n");
     for mem in &report.memory {

@@ -44,6 +44,15 @@ pub fn percentile_sorted(v: &[f64], p: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * frac
 }
 
+/// The longest gap between consecutive instants of `times` (seconds, in
+/// any order): a client's longest silence between two replies. None with
+/// fewer than two.
+pub fn longest_gap(times: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    v.windows(2).map(|w| w[1] - w[0]).reduce(f64::max)
+}
+
 /// user + system time of a process, in clock ticks, from the text of
 /// `/proc/<pid>/stat` (fields 14 and 15; they cover every thread).
 pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
@@ -98,6 +107,19 @@ mod tests {
         assert!((percentile_sorted(&v, 50.0) - 10.5).abs() < 1e-9);
         assert_eq!(percentile_sorted(&v, 100.0), 20.0);
         assert_eq!(percentile_sorted(&[7.0], 95.0), 7.0);
+    }
+
+    #[test]
+    fn longest_gap_between_replies() {
+        // Replies every 16 ms, then a 3.2 s hole, read out of order.
+        let mut t: Vec<f64> = (0..10).map(|i| f64::from(i) * 0.016).collect();
+        t.push(0.144 + 3.2);
+        t.push(0.144 + 3.216);
+        t.swap(0, 11);
+        assert!((longest_gap(&t).expect("gap") - 3.2).abs() < 1e-9);
+        assert_eq!(longest_gap(&[1.0]), None);
+        assert_eq!(longest_gap(&[]), None);
+        assert_eq!(longest_gap(&[2.0, f64::NAN, 2.5]), Some(0.5));
     }
 
     #[test]
