@@ -1,0 +1,641 @@
+//! Health checks and tracked interfaces (docs/config.md, "Health checks"):
+//! what demotes an instance so that its virtual addresses follow the
+//! service.
+//!
+//! ```text
+//!  check task per check (own process group, timeout) ─┐
+//!  tracked-interface watcher (netlink + 1 s re-read) ──┴─► Report ─► event loop
+//!      Health::on_report ─► demotion level per instance ─► Event::SetDemotion
+//! ```
+//!
+//! A check never runs on the event loop: each has a task of its own that
+//! starts it every `interval`, waits at most `timeout`, and reports how it
+//! ended. The loop counts the outcomes ([`state`]) and feeds an instance's
+//! engine the new level whenever it changes.
+pub mod state;
+mod watch;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    process::Stdio,
+    time::{Duration, SystemTime},
+};
+
+use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
+
+use super::{
+    RateLimited,
+    scripts::{ProcessEnd, run_in_own_group},
+};
+use crate::config::HealthCheck;
+use state::{Change, CheckState, RunOutcome, demotion_level};
+
+/// What the health tasks tell the event loop.
+#[derive(Debug)]
+pub enum Report {
+    /// A run of check `check` of instance `instance` ended.
+    Check {
+        instance: u64,
+        check: u64,
+        outcome: RunOutcome,
+        at: SystemTime,
+    },
+    /// A tracked interface changed: up with a carrier, or not (down or
+    /// missing).
+    Link { name: String, up: bool },
+}
+
+/// One check of an instance, running.
+struct RunningCheck {
+    id: u64,
+    spec: HealthCheck,
+    state: CheckState,
+    task: AbortHandle,
+}
+
+/// The health of one instance.
+struct InstanceHealth {
+    name: String,
+    checks: Vec<RunningCheck>,
+    tracked: Vec<String>,
+    /// The level last handed to the instance.
+    level: u8,
+}
+
+/// Every instance's checks and tracked interfaces.
+pub struct Health {
+    reports: mpsc::UnboundedSender<Report>,
+    instances: BTreeMap<u64, InstanceHealth>,
+    /// Tracked interfaces by name: up with a carrier or not.
+    links: HashMap<String, bool>,
+    watcher: Option<watch::Watcher>,
+    next_check: u64,
+}
+
+impl Health {
+    /// No instance yet; reports go to `reports`.
+    #[must_use]
+    pub fn new(reports: mpsc::UnboundedSender<Report>) -> Self {
+        Self {
+            reports,
+            instances: BTreeMap::new(),
+            links: HashMap::new(),
+            watcher: None,
+            next_check: 0,
+        }
+    }
+
+    /// Starts the checks and the interface tracking of instance `id`.
+    /// Returns its demotion level now: the tracked interfaces are read at
+    /// once, the checks start passing.
+    pub fn add(&mut self, id: u64, name: &str, checks: &[HealthCheck], tracked: &[String]) -> u8 {
+        let checks = checks
+            .iter()
+            .map(|spec| self.start_check(id, spec))
+            .collect();
+        self.instances.insert(
+            id,
+            InstanceHealth {
+                name: name.to_owned(),
+                checks,
+                tracked: tracked.to_vec(),
+                level: 0,
+            },
+        );
+        self.track_links();
+        self.level_change(id).unwrap_or(0)
+    }
+
+    /// A reload kept instance `id`: checks whose settings did not change
+    /// keep running with their counts, the others start afresh; the
+    /// tracked interfaces are replaced. Returns the new level if it
+    /// changed.
+    pub fn update(
+        &mut self,
+        id: u64,
+        name: &str,
+        checks: &[HealthCheck],
+        tracked: &[String],
+    ) -> Option<u8> {
+        let Some(mut old) = self.instances.remove(&id) else {
+            let level = self.add(id, name, checks, tracked);
+            return (level > 0).then_some(level);
+        };
+        let mut kept = Vec::with_capacity(checks.len());
+        for spec in checks {
+            match old.checks.iter().position(|c| c.spec == *spec) {
+                Some(i) => kept.push(old.checks.remove(i)),
+                None => kept.push(self.start_check(id, spec)),
+            }
+        }
+        for gone in &old.checks {
+            gone.task.abort();
+        }
+        self.instances.insert(
+            id,
+            InstanceHealth {
+                name: name.to_owned(),
+                checks: kept,
+                tracked: tracked.to_vec(),
+                level: old.level,
+            },
+        );
+        self.track_links();
+        self.level_change(id)
+    }
+
+    /// Stops the checks of instance `id` (a hung one is killed with its
+    /// process group).
+    pub fn remove(&mut self, id: u64) {
+        if let Some(old) = self.instances.remove(&id) {
+            for check in &old.checks {
+                check.task.abort();
+            }
+            self.track_links();
+        }
+    }
+
+    /// Counts a report; returns the instances whose level changed, with the
+    /// new level.
+    pub fn on_report(&mut self, report: Report) -> Vec<(u64, u8)> {
+        match report {
+            Report::Check {
+                instance,
+                check,
+                outcome,
+                at,
+            } => {
+                let Some(health) = self.instances.get_mut(&instance) else {
+                    return Vec::new(); // removed since the run started
+                };
+                let Some(c) = health.checks.iter_mut().find(|c| c.id == check) else {
+                    return Vec::new();
+                };
+                tracing::debug!("{}: check {} ended: {outcome}", health.name, c.spec.name);
+                let shown = outcome.to_string();
+                let change = c.state.record(outcome, at);
+                let (check_name, fall, rise) = (c.spec.name.clone(), c.spec.fall, c.spec.rise);
+                let Some(change) = change else {
+                    return Vec::new();
+                };
+                let level = self.level_change(instance);
+                let now = self.level_of(instance);
+                let name = &self.instances[&instance].name;
+                match change {
+                    Change::Failing => tracing::warn!(
+                        "{name}: check {check_name} failing ({fall}/{fall}, last: {shown}): \
+                         instance demoted (level {now})"
+                    ),
+                    Change::Recovered => tracing::info!(
+                        "{name}: check {check_name} recovered ({rise}/{rise} successes): \
+                         demotion level {now}"
+                    ),
+                }
+                level.map(|l| vec![(instance, l)]).unwrap_or_default()
+            }
+            Report::Link { name, up } => {
+                if self.links.insert(name.clone(), up) == Some(up) {
+                    return Vec::new();
+                }
+                let ids: Vec<u64> = self
+                    .instances
+                    .iter()
+                    .filter(|(_, h)| h.tracked.contains(&name))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let mut changed = Vec::new();
+                for id in ids {
+                    let level = self.level_change(id);
+                    let now = self.level_of(id);
+                    let instance = &self.instances[&id].name;
+                    if up {
+                        tracing::info!(
+                            "{instance}: tracked interface {name} is up again: demotion level {now}"
+                        );
+                    } else {
+                        tracing::warn!(
+                            "{instance}: tracked interface {name} is down or missing: instance \
+                             demoted (level {now})"
+                        );
+                    }
+                    changed.extend(level.map(|l| (id, l)));
+                }
+                changed
+            }
+        }
+    }
+
+    /// What `xcarp status` shows of instance `id`.
+    #[must_use]
+    pub fn status(
+        &self,
+        id: u64,
+    ) -> (
+        Vec<crate::status::CheckStatus>,
+        Vec<crate::status::TrackedInterfaceStatus>,
+    ) {
+        use crate::status::{CheckRun, CheckStatus, TrackedInterfaceStatus, unix_ms};
+        let Some(health) = self.instances.get(&id) else {
+            return (Vec::new(), Vec::new());
+        };
+        let checks = health
+            .checks
+            .iter()
+            .map(|c| CheckStatus {
+                name: c.spec.name.clone(),
+                failing: c.state.failing(),
+                consecutive_failures: c.state.consecutive_failures(),
+                consecutive_successes: c.state.consecutive_successes(),
+                fall: c.spec.fall,
+                rise: c.spec.rise,
+                interval_ms: millis(c.spec.interval),
+                timeout_ms: millis(c.spec.timeout),
+                runs: c.state.runs,
+                failed_runs: c.state.failed_runs,
+                timeouts: c.state.timeouts,
+                last_run: c.state.last.as_ref().map(|(outcome, at)| CheckRun {
+                    exit: match outcome {
+                        RunOutcome::Exited(code) => Some(*code),
+                        _ => None,
+                    },
+                    signal: match outcome {
+                        RunOutcome::Signaled(signal) => Some(*signal),
+                        _ => None,
+                    },
+                    timed_out: *outcome == RunOutcome::TimedOut,
+                    error: match outcome {
+                        RunOutcome::NotStarted(e) => Some(e.clone()),
+                        _ => None,
+                    },
+                    at_unix_ms: unix_ms(*at),
+                }),
+            })
+            .collect();
+        let tracked = health
+            .tracked
+            .iter()
+            .map(|name| TrackedInterfaceStatus {
+                name: name.clone(),
+                up: self.links.get(name).copied().unwrap_or(false),
+            })
+            .collect();
+        (checks, tracked)
+    }
+
+    /// The level instance `id`'s checks and tracked interfaces add up to.
+    fn level_of(&self, id: u64) -> u8 {
+        let Some(health) = self.instances.get(&id) else {
+            return 0;
+        };
+        let failing = health.checks.iter().filter(|c| c.state.failing()).count();
+        let down = health
+            .tracked
+            .iter()
+            .filter(|name| !self.links.get(*name).copied().unwrap_or(false))
+            .count();
+        demotion_level(failing, down)
+    }
+
+    /// The level of instance `id` if it differs from the one last handed
+    /// out (which it then becomes).
+    fn level_change(&mut self, id: u64) -> Option<u8> {
+        let level = self.level_of(id);
+        let health = self.instances.get_mut(&id)?;
+        (health.level != level).then(|| {
+            health.level = level;
+            level
+        })
+    }
+
+    fn start_check(&mut self, instance: u64, spec: &HealthCheck) -> RunningCheck {
+        let id = self.next_check;
+        self.next_check += 1;
+        let task = tokio::spawn(run_check(instance, id, spec.clone(), self.reports.clone()));
+        RunningCheck {
+            id,
+            spec: spec.clone(),
+            state: CheckState::new(spec.fall, spec.rise),
+            task: task.abort_handle(),
+        }
+    }
+
+    /// Tells the watcher which interfaces are tracked now (starting it the
+    /// first time one is), and reads the new ones at once so that an
+    /// instance starts with its true level.
+    fn track_links(&mut self) {
+        let mut names: Vec<String> = self
+            .instances
+            .values()
+            .flat_map(|h| h.tracked.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        self.links.retain(|name, _| names.contains(name));
+        for name in &names {
+            if !self.links.contains_key(name) {
+                self.links
+                    .insert(name.clone(), super::net::running_by_name(name));
+            }
+        }
+        if names.is_empty() && self.watcher.is_none() {
+            return;
+        }
+        let known: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), self.links[n])).collect();
+        match &self.watcher {
+            Some(watcher) => watcher.track(known),
+            None => self.watcher = Some(watch::Watcher::start(known, self.reports.clone())),
+        }
+    }
+}
+
+impl Drop for Health {
+    fn drop(&mut self) {
+        for health in self.instances.values() {
+            for check in &health.checks {
+                check.task.abort();
+            }
+        }
+    }
+}
+
+/// Runs one check every `interval` (the schedule does not drift with the
+/// runs' durations; a run ends within its timeout, which is at most the
+/// interval) until its task is aborted.
+async fn run_check(
+    instance: u64,
+    id: u64,
+    spec: HealthCheck,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let mut ticks = tokio::time::interval(spec.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A program that cannot start fails every run: say so, not every time.
+    let mut not_started_log = RateLimited::new(Duration::from_secs(60));
+    loop {
+        ticks.tick().await;
+        let mut cmd = tokio::process::Command::new(&spec.program);
+        // Only the exit status counts; the output would flood the log.
+        cmd.args(&spec.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let outcome = match run_in_own_group(cmd, spec.timeout).await {
+            ProcessEnd::Exited(code) => RunOutcome::Exited(code),
+            ProcessEnd::Signaled(signal) => RunOutcome::Signaled(signal),
+            ProcessEnd::TimedOut => RunOutcome::TimedOut,
+            ProcessEnd::SpawnFailed(e) => {
+                if let Some(suppressed) = not_started_log.check(Instant::now()) {
+                    tracing::error!(
+                        "check {}: cannot start {}: {e} (the check fails until it can){}",
+                        spec.name,
+                        spec.program.display(),
+                        if suppressed == 0 {
+                            String::new()
+                        } else {
+                            format!(" ({suppressed} more failed starts in the last minute)")
+                        }
+                    );
+                }
+                RunOutcome::NotStarted(e)
+            }
+            ProcessEnd::WaitFailed(e) => RunOutcome::NotStarted(format!("waiting for it: {e}")),
+        };
+        let report = Report::Check {
+            instance,
+            check: id,
+            outcome,
+            at: SystemTime::now(),
+        };
+        if reports.send(report).is_err() {
+            return;
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xcarp-health-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn check(dir: &Path, name: &str, body: &str, interval_ms: u64, timeout_ms: u64) -> HealthCheck {
+        let program = dir.join(name);
+        xcarp_tests::write_executable(&program, &format!("#!/bin/sh\n{body}\n"));
+        HealthCheck {
+            name: name.to_owned(),
+            program,
+            args: Vec::new(),
+            interval: Duration::from_millis(interval_ms),
+            timeout: Duration::from_millis(timeout_ms),
+            fall: 2,
+            rise: 2,
+        }
+    }
+
+    /// Feeds reports to `health` until one changes a level; returns the
+    /// changes and every outcome seen on the way.
+    async fn next_change(
+        health: &mut Health,
+        reports: &mut mpsc::UnboundedReceiver<Report>,
+    ) -> (Vec<(u64, u8)>, Vec<RunOutcome>) {
+        let mut outcomes = Vec::new();
+        loop {
+            let report = tokio::time::timeout(Duration::from_secs(10), reports.recv())
+                .await
+                .expect("a report within 10 s")
+                .expect("the channel is open");
+            if let Report::Check { outcome, .. } = &report {
+                outcomes.push(outcome.clone());
+            }
+            let changes = health.on_report(report);
+            if !changes.is_empty() {
+                return (changes, outcomes);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_check_demotes_after_fall_runs_and_recovers_after_rise() {
+        let dir = temp_dir("flag");
+        let flag = dir.join("healthy");
+        let spec = check(
+            &dir,
+            "flag",
+            &format!("test -e {}", flag.display()),
+            100,
+            100,
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut health = Health::new(tx);
+        assert_eq!(health.add(7, "web", std::slice::from_ref(&spec), &[]), 0);
+        let (changes, outcomes) = next_change(&mut health, &mut rx).await;
+        assert_eq!(changes, [(7, 1)]);
+        assert_eq!(outcomes, [RunOutcome::Exited(1), RunOutcome::Exited(1)]);
+        let (checks, _) = health.status(7);
+        assert!(checks[0].failing);
+        assert_eq!(checks[0].consecutive_failures, 2);
+        assert_eq!(checks[0].last_run.as_ref().and_then(|r| r.exit), Some(1));
+
+        std::fs::write(&flag, "").unwrap();
+        let (changes, outcomes) = next_change(&mut health, &mut rx).await;
+        assert_eq!(changes, [(7, 0)]);
+        assert_eq!(outcomes.last(), Some(&RunOutcome::Exited(0)));
+        assert!(outcomes.len() >= 2, "{outcomes:?}");
+        assert!(!health.status(7).0[0].failing);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_check_is_killed_at_its_timeout_with_what_it_started() {
+        let dir = temp_dir("hang");
+        let marker = dir.join("child-survived");
+        // The child would leave the marker after 1.5 s if it outlived the
+        // run's timeout.
+        let spec = check(
+            &dir,
+            "hang",
+            &format!("(sleep 1.5; touch {}) & sleep 100", marker.display()),
+            1000,
+            300,
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut health = Health::new(tx);
+        let started = std::time::Instant::now();
+        health.add(1, "web", &[spec], &[]);
+        let report = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(
+                report,
+                Report::Check {
+                    outcome: RunOutcome::TimedOut,
+                    ..
+                }
+            ),
+            "{report:?}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(900),
+            "killed after {elapsed:?}"
+        );
+        drop(health);
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        assert!(!marker.exists(), "the check's child outlived the timeout");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn removing_an_instance_kills_its_running_check_and_group() {
+        let dir = temp_dir("abort");
+        let marker = dir.join("child-survived");
+        let spec = check(
+            &dir,
+            "slow",
+            &format!("(sleep 1; touch {}) & sleep 100", marker.display()),
+            5000,
+            5000,
+        );
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut health = Health::new(tx);
+        health.add(1, "web", &[spec], &[]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        health.remove(1);
+        tokio::time::sleep(Duration::from_millis(1700)).await;
+        assert!(!marker.exists(), "the aborted check's child survived");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_program_that_cannot_start_fails() {
+        let spec = HealthCheck {
+            name: "gone".into(),
+            program: "/nonexistent/xcarp-check".into(),
+            args: Vec::new(),
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(100),
+            fall: 1,
+            rise: 1,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut health = Health::new(tx);
+        health.add(3, "db", &[spec], &[]);
+        let (changes, outcomes) = next_change(&mut health, &mut rx).await;
+        assert_eq!(changes, [(3, 1)]);
+        assert!(
+            matches!(outcomes[..], [RunOutcome::NotStarted(_)]),
+            "{outcomes:?}"
+        );
+        let run = health.status(3).0[0].last_run.clone().unwrap();
+        assert!(run.error.is_some() && run.exit.is_none(), "{run:?}");
+    }
+
+    #[tokio::test]
+    async fn tracked_interfaces_down_or_missing_add_to_the_level() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut health = Health::new(tx);
+        let tracked = ["lo".to_owned(), "no-such-if0".to_owned()];
+        // Read at once: the missing one demotes from the start.
+        assert_eq!(health.add(1, "web", &[], &tracked), 1);
+        assert_eq!(health.add(2, "db", &[], &tracked[..1]), 0);
+        let (_, status) = health.status(1);
+        assert_eq!(
+            status
+                .iter()
+                .map(|t| (t.name.as_str(), t.up))
+                .collect::<Vec<_>>(),
+            [("lo", true), ("no-such-if0", false)]
+        );
+        // Only the instances tracking the interface change, once.
+        let down = |up| Report::Link {
+            name: "lo".into(),
+            up,
+        };
+        assert_eq!(health.on_report(down(false)), [(1, 2), (2, 1)]);
+        assert_eq!(health.on_report(down(false)), []);
+        assert_eq!(health.on_report(down(true)), [(1, 1), (2, 0)]);
+        let appeared = Report::Link {
+            name: "no-such-if0".into(),
+            up: true,
+        };
+        assert_eq!(health.on_report(appeared), [(1, 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_unchanged_checks_and_their_counts() {
+        let dir = temp_dir("reload");
+        let failing = check(&dir, "failing", "exit 1", 100, 100);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut health = Health::new(tx);
+        health.add(1, "web", std::slice::from_ref(&failing), &[]);
+        assert_eq!(next_change(&mut health, &mut rx).await.0, [(1, 1)]);
+        // Same check, another one added: still failing, no change of level.
+        let other = check(&dir, "other", "exit 0", 100, 100);
+        assert_eq!(
+            health.update(1, "web", &[failing.clone(), other.clone()], &[]),
+            None
+        );
+        assert!(health.status(1).0[0].failing);
+        // The failing check changed (another interval): it starts afresh,
+        // passing, and the level drops.
+        let mut changed = failing.clone();
+        changed.interval = Duration::from_millis(200);
+        changed.timeout = Duration::from_millis(200);
+        assert_eq!(health.update(1, "web", &[changed, other], &[]), Some(0));
+        assert!(!health.status(1).0[0].failing);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
