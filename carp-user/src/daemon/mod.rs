@@ -6,6 +6,7 @@
 //!  socket filters (fallback, per instance)┤
 //!  timers (two per instance) ─────────────┼──► Instance::feed(now, event) ──► actions
 //!  netlink link events (per interface) ───┤                                     │
+//!  health reports (checks, tracked ifs) ──┤ (Event::SetDemotion)                │
 //!  signals (USR1, USR2, HUP, TERM…) ──────┘                                     │
 //!      FrameSender per interface (adverts, GARP) ◄──────────────────────────────┤
 //!      ScriptRunner per instance (own task, in order, with timeout) ◄───────────┤
@@ -13,7 +14,8 @@
 //! ```
 //!
 //! Everything runs on one task, so there are no locks; scripts run on a task
-//! per instance so that they never delay adverts, theirs or another's.
+//! per instance and health checks on a task per check (`health`) so that
+//! they never delay adverts, theirs or another's.
 pub mod health;
 pub mod instance;
 pub mod logging;
