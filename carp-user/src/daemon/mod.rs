@@ -1061,6 +1061,8 @@ impl Daemon {
     /// when the attachment is dropped, after every script has finished.
     async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
         notify(&[sd_notify::NotifyState::Stopping]);
+        // No check may outlive the daemon, nor demote what is stopping.
+        self.health.stop_all();
         let gone = matches!(result, Ok(Stop::InterfaceGone));
         let now = self.now();
         for instance in self.instances.values_mut() {

@@ -91,7 +91,7 @@ impl Health {
     pub fn add(&mut self, id: u64, name: &str, checks: &[HealthCheck], tracked: &[String]) -> u8 {
         let checks = checks
             .iter()
-            .map(|spec| self.start_check(id, spec))
+            .map(|spec| self.start_check(id, name, spec))
             .collect();
         self.instances.insert(
             id,
@@ -125,7 +125,7 @@ impl Health {
         for spec in checks {
             match old.checks.iter().position(|c| c.spec == *spec) {
                 Some(i) => kept.push(old.checks.remove(i)),
-                None => kept.push(self.start_check(id, spec)),
+                None => kept.push(self.start_check(id, name, spec)),
             }
         }
         for gone in &old.checks {
@@ -153,6 +153,16 @@ impl Health {
             }
             self.track_links();
         }
+    }
+
+    /// Stops every check (a run in progress is killed with its process
+    /// group) and the interface watcher: the daemon is stopping.
+    pub fn stop_all(&mut self) {
+        let ids: Vec<u64> = self.instances.keys().copied().collect();
+        for id in ids {
+            self.remove(id);
+        }
+        self.watcher = None;
     }
 
     /// Counts a report; returns the instances whose level changed, with the
@@ -307,10 +317,15 @@ impl Health {
         })
     }
 
-    fn start_check(&mut self, instance: u64, spec: &HealthCheck) -> RunningCheck {
+    fn start_check(&mut self, instance: u64, name: &str, spec: &HealthCheck) -> RunningCheck {
         let id = self.next_check;
         self.next_check += 1;
-        let task = tokio::spawn(run_check(instance, id, spec.clone(), self.reports.clone()));
+        let task = tokio::spawn(run_check(
+            (instance, name.to_owned()),
+            id,
+            spec.clone(),
+            self.reports.clone(),
+        ));
         RunningCheck {
             id,
             spec: spec.clone(),
@@ -362,7 +377,7 @@ impl Drop for Health {
 /// runs' durations; a run ends within its timeout, which is at most the
 /// interval) until its task is aborted.
 async fn run_check(
-    instance: u64,
+    (instance, instance_name): (u64, String),
     id: u64,
     spec: HealthCheck,
     reports: mpsc::UnboundedSender<Report>,
@@ -386,7 +401,8 @@ async fn run_check(
             ProcessEnd::SpawnFailed(e) => {
                 if let Some(suppressed) = not_started_log.check(Instant::now()) {
                     tracing::error!(
-                        "check {}: cannot start {}: {e} (the check fails until it can){}",
+                        "{instance_name}: check {}: cannot start {}: {e} (the check fails until \
+                         it can){}",
                         spec.name,
                         spec.program.display(),
                         if suppressed == 0 {
