@@ -508,6 +508,9 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Settings,
         xdp_mode: cli.xdp_mode,
         tie_break: cli.tie_break,
         replay_protection: cli.replay_protection == Switch::On,
+        // Health checks come from the configuration file only.
+        checks: Vec::new(),
+        track_interfaces: Vec::new(),
     };
     let global = Global {
         facility: cli.facility.unwrap_or_default(),

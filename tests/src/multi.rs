@@ -31,6 +31,9 @@ pub struct InstanceConf {
     /// The up-script hangs (records its pid, sleeps) instead of adding the
     /// addresses.
     pub hanging_upscript: bool,
+    /// TOML appended to the instance's table: more keys, then its
+    /// `[[instance.check]]` tables (see [`check_toml`]).
+    pub extra: String,
 }
 
 impl InstanceConf {
@@ -41,8 +44,28 @@ impl InstanceConf {
             advskew,
             preempt: true,
             hanging_upscript: false,
+            extra: String::new(),
         }
     }
+}
+
+/// One `[[instance.check]]` table for [`InstanceConf::extra`]: `program`
+/// every `interval` seconds, killed after `timeout`, failing after `fall`
+/// failed runs, recovering after `rise` passing ones.
+#[must_use]
+pub fn check_toml(
+    name: &str,
+    program: &std::path::Path,
+    interval: f64,
+    timeout: f64,
+    fall: u32,
+    rise: u32,
+) -> String {
+    format!(
+        "[[instance.check]]\nname = \"{name}\"\ncommand = [\"{}\"]\ninterval = {interval:?}\n\
+         timeout = {timeout:?}\nfall = {fall}\nrise = {rise}\n",
+        program.display()
+    )
 }
 
 /// Port of the metrics endpoint, on the host's own address.
@@ -172,12 +195,13 @@ impl ConfigDaemon {
             let _ = write!(
                 text,
                 "[[instance]]\nname = \"vip{vhid}\"\nvhid = {vhid}\naddresses = [{addrs}]\n\
-                 advskew = {skew}\npreempt = {preempt}\nupscript = \"{up}\"\n\n",
+                 advskew = {skew}\npreempt = {preempt}\nupscript = \"{up}\"\n{extra}\n",
                 vhid = i.vhid,
                 addrs = addresses.join(", "),
                 skew = i.advskew,
                 preempt = i.preempt,
                 up = self.path(up).display(),
+                extra = i.extra,
             );
         }
         text

@@ -185,6 +185,8 @@ const INSTANCE_KEYS: &[&str] = &[
     "xdp_mode",
     "tie_break",
     "replay_protection",
+    "check",
+    "track_interface",
 ];
 /// Instance keys that identify one instance and so have no default.
 const INSTANCE_ONLY_KEYS: &[&str] = &["name", "vhid", "addresses"];
@@ -567,6 +569,8 @@ impl Parser<'_> {
         let tie_break = get("tie_break")
             .and_then(|f| self.named(f, TieBreak::from_name, &TieBreak::NAMES))
             .unwrap_or_default();
+        let checks = self.checks(get("check"));
+        let track_interfaces = self.track_interfaces(get("track_interface"));
         let name = match found(t, "name") {
             Some(f) => self.plain_string(f).and_then(|n| {
                 if n.is_empty() {
@@ -621,6 +625,8 @@ impl Parser<'_> {
             xdp_mode,
             tie_break,
             replay_protection,
+            checks,
+            track_interfaces,
         })
     }
 
@@ -1039,5 +1045,6 @@ fn found<'a, 'i>(t: &'a Table<'i>, key: &'static str) -> Option<Found<'a, 'i>> {
     t.get(key).map(|value| Found { value, key })
 }
 
+mod health;
 #[cfg(test)]
 mod tests;

@@ -49,7 +49,20 @@ pub mod range {
     pub const SCRIPT_TIMEOUT: RangeInclusive<u64> = 1..=3600;
     /// 802.1Q VLAN id; 0 means untagged.
     pub const VLAN: RangeInclusive<u64> = 0..=4094;
+    /// A health check's `fall` and `rise`: consecutive runs.
+    pub const CHECK_RUNS: RangeInclusive<u64> = 1..=255;
+    /// A health check's `interval` and `timeout`, in milliseconds: from a
+    /// tenth of a second (a check is a process start) to an hour.
+    pub const CHECK_PERIOD_MS: RangeInclusive<u64> = 100..=3_600_000;
 }
+
+/// Seconds between two runs of a health check when none is given.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// Consecutive failed runs before a check counts as failing.
+pub const DEFAULT_CHECK_FALL: u32 = 3;
+/// Consecutive successful runs before a failing check counts as passing
+/// again.
+pub const DEFAULT_CHECK_RISE: u32 = 2;
 
 /// Everything one xcarp process runs: process-wide settings and the
 /// instances (one VHID on one interface and VLAN each).
@@ -148,6 +161,33 @@ pub struct Instance {
     /// that are not newer than the last of their stream (docs/xdp.md,
     /// "Freshness"); false: ucarp's counters, no check.
     pub replay_protection: bool,
+    /// Commands whose failure demotes the instance (docs/config.md,
+    /// "Health checks"); unique by name. Only the file sets them.
+    pub checks: Vec<HealthCheck>,
+    /// Interfaces each of which, while down or missing, demotes the
+    /// instance by one; no duplicates. Only the file sets them.
+    pub track_interfaces: Vec<String>,
+}
+
+/// A command run at intervals whose exit status says whether the service
+/// behind a virtual address is healthy (docs/config.md, "Health checks").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// For logs and status; unique within its instance.
+    pub name: String,
+    /// Absolute. Run without a shell.
+    pub program: PathBuf,
+    /// The arguments after the program.
+    pub args: Vec<String>,
+    /// From the start of one run to the start of the next.
+    pub interval: Duration,
+    /// A run still going after this long is killed and counts as failed;
+    /// at most `interval`.
+    pub timeout: Duration,
+    /// Consecutive failed runs that make a passing check fail.
+    pub fall: u32,
+    /// Consecutive successful runs that make a failing check pass.
+    pub rise: u32,
 }
 
 impl Instance {

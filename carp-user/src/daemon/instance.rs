@@ -54,6 +54,10 @@ pub struct InstanceSpec {
     pub replay_protection: bool,
     pub xdp_mode: AttachMode,
     pub script_timeout: Duration,
+    /// Health checks and tracked interfaces (docs/config.md, "Health
+    /// checks"): not protocol settings; a reload restarts what changed.
+    pub checks: Vec<crate::config::HealthCheck>,
+    pub track_interfaces: Vec<String>,
 }
 
 impl InstanceSpec {
@@ -493,6 +497,10 @@ impl Instance {
                 }
             }),
             rx_path,
+            demotion: self.engine.demotion(),
+            // The daemon adds what its health monitor knows.
+            checks: Vec::new(),
+            tracked_interfaces: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 //!  socket filters (fallback, per instance)┤
 //!  timers (two per instance) ─────────────┼──► Instance::feed(now, event) ──► actions
 //!  netlink link events (per interface) ───┤                                     │
+//!  health reports (checks, tracked ifs) ──┤ (Event::SetDemotion)                │
 //!  signals (USR1, USR2, HUP, TERM…) ──────┘                                     │
 //!      FrameSender per interface (adverts, GARP) ◄──────────────────────────────┤
 //!      ScriptRunner per instance (own task, in order, with timeout) ◄───────────┤
@@ -13,7 +14,9 @@
 //! ```
 //!
 //! Everything runs on one task, so there are no locks; scripts run on a task
-//! per instance so that they never delay adverts, theirs or another's.
+//! per instance and health checks on a task per check (`health`) so that
+//! they never delay adverts, theirs or another's.
+pub mod health;
 pub mod instance;
 pub mod logging;
 pub mod net;
@@ -296,6 +299,8 @@ fn instance_specs(settings: Settings) -> Result<Vec<(InstanceSpec, Password)>, D
             replay_protection: instance.replay_protection,
             xdp_mode: instance.xdp_mode.into(),
             script_timeout,
+            checks: instance.checks.clone(),
+            track_interfaces: instance.track_interfaces.clone(),
         };
         specs.push((spec, instance.password));
     }
@@ -321,6 +326,7 @@ pub async fn run_instances(
     let (script_reports, script_outcomes) = mpsc::unbounded_channel();
     let (frames_tx, frames) = mpsc::unbounded_channel();
     let (links_tx, link_events) = mpsc::unbounded_channel();
+    let (health_tx, health_reports) = mpsc::unbounded_channel();
     // Bound before anything starts, so that a taken socket or address stops
     // the start with an error that names it.
     let status = start_status_servers(&options).await?;
@@ -346,6 +352,7 @@ pub async fn run_instances(
         status,
         started_unix_ms: crate::status::unix_ms_now(),
         published_transitions: u64::MAX,
+        health: health::Health::new(health_tx),
     };
     for (spec, password) in instances {
         if let Err(e) = daemon.add_instance(spec, &password).await {
@@ -357,7 +364,7 @@ pub async fn run_instances(
     // Every XDP attachment is in place: ready (systemd Type=notify).
     notify(&[sd_notify::NotifyState::Ready]);
     let result = daemon
-        .event_loop(frames, link_events, script_outcomes)
+        .event_loop(frames, link_events, script_outcomes, health_reports)
         .await;
     daemon.stop(result).await
 }
@@ -429,6 +436,8 @@ struct Daemon {
     started_unix_ms: u64,
     /// Transitions (all instances) when the snapshot was last published.
     published_transitions: u64,
+    /// Health checks and tracked interfaces of every instance.
+    health: health::Health,
 }
 
 impl Daemon {
@@ -504,10 +513,21 @@ impl Daemon {
             RxPath::Socket(task.abort_handle())
         };
         let scripts = script_runner(id, &spec, self.script_reports.clone());
+        let level = self
+            .health
+            .add(id, &spec.name, &spec.checks, &spec.track_interfaces);
         let mut instance = Instance::new(id, spec, ifindex, auth, scripts, rx);
         let now = self.now();
         let link = &self.links[&ifindex];
         let out = link.output();
+        if level > 0 {
+            // A tracked interface is down already: demoted from the start.
+            tracing::warn!(
+                "{}: starts demoted (level {level}): a tracked interface is down",
+                instance.spec.name
+            );
+            instance.feed(now, Event::SetDemotion(level), &out);
+        }
         instance.feed(now, Event::Start, &out);
         if !link.running && !instance.spec.ignore_ifstate {
             instance.feed(now, Event::LinkDown, &out);
@@ -607,6 +627,7 @@ impl Daemon {
         let Some(mut instance) = self.instances.remove(&id) else {
             return;
         };
+        self.health.remove(id);
         let key = (instance.ifindex, instance.spec.vlan, instance.spec.vhid);
         self.routes.remove(&key);
         let now = self.now();
@@ -631,6 +652,7 @@ impl Daemon {
         mut frames: mpsc::UnboundedReceiver<SocketFrame>,
         mut link_events: mpsc::UnboundedReceiver<(u32, Option<LinkEvent>)>,
         mut script_outcomes: mpsc::UnboundedReceiver<(u64, engine::Script, ScriptOutcome)>,
+        mut health_reports: mpsc::UnboundedReceiver<health::Report>,
     ) -> Result<Stop, DaemonError> {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
         let mut usr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signal)?;
@@ -682,6 +704,7 @@ impl Daemon {
                         instance.on_script_finished(now, script, &outcome, &link.output());
                     }
                 }
+                Some(report) = health_reports.recv() => self.on_health_report(report),
                 Some((ifindex, event)) = link_events.recv() => {
                     if let Some(stop) = self.on_link_event(ifindex, event)? {
                         return Ok(stop);
@@ -783,6 +806,12 @@ impl Daemon {
                 {
                     self.retiring.push(tokio::spawn(old.finish()));
                 }
+                if let Some(level) =
+                    self.health
+                        .update(*id, &spec.name, &spec.checks, &spec.track_interfaces)
+                {
+                    self.set_demotion(*id, level);
+                }
             }
             kept += 1;
         }
@@ -811,10 +840,12 @@ impl Daemon {
             .instances
             .values()
             .map(|i| {
-                i.status(match i.rx {
+                let mut status = i.status(match i.rx {
                     RxPath::Xdp { .. } => StatusRx::Xdp,
                     RxPath::Socket(_) => StatusRx::Socket,
-                })
+                });
+                (status.checks, status.tracked_interfaces) = self.health.status(i.id);
+                status
             })
             .collect();
         snapshot.interfaces = self
@@ -853,6 +884,26 @@ impl Daemon {
     fn publish_status_on_transition(&mut self) {
         if self.status.is_some() && self.transitions() != self.published_transitions {
             self.publish_status();
+        }
+    }
+
+    /// A check ended or a tracked interface changed: hands each instance
+    /// whose demotion level changed its new level.
+    fn on_health_report(&mut self, report: health::Report) {
+        let verdict_may_change = matches!(report, health::Report::Link { .. });
+        let changed = self.health.on_report(report);
+        for (id, level) in &changed {
+            self.set_demotion(*id, *level);
+        }
+        if verdict_may_change || !changed.is_empty() {
+            self.publish_status();
+        }
+    }
+
+    fn set_demotion(&mut self, id: u64, level: u8) {
+        let now = self.now();
+        if let Some((instance, out)) = self.instance_output(id) {
+            instance.feed(now, Event::SetDemotion(level), &out);
         }
     }
 
@@ -1048,6 +1099,8 @@ impl Daemon {
     /// when the attachment is dropped, after every script has finished.
     async fn stop(mut self, result: Result<Stop, DaemonError>) -> Result<(), DaemonError> {
         notify(&[sd_notify::NotifyState::Stopping]);
+        // No check may outlive the daemon, nor demote what is stopping.
+        self.health.stop_all();
         let gone = matches!(result, Ok(Stop::InterfaceGone));
         let now = self.now();
         for instance in self.instances.values_mut() {
@@ -1286,6 +1339,8 @@ mod tests {
             replay_protection: true,
             xdp_mode: AttachMode::Auto,
             script_timeout: Duration::from_secs(10),
+            checks: Vec::new(),
+            track_interfaces: Vec::new(),
         }
     }
 

@@ -185,6 +185,18 @@ pub fn read_running(name: &str, ifindex: u32) -> Option<bool> {
     found
 }
 
+/// Whether interface `name` is up with a carrier (IFF_RUNNING); false when
+/// there is no such interface. For tracked interfaces, which need not be
+/// ones the daemon runs on and may come and go.
+#[must_use]
+pub fn running_by_name(name: &str) -> bool {
+    getifaddrs().is_ok_and(|mut addrs| {
+        addrs.any(|ifa| {
+            ifa.interface_name == name && ifa.flags.contains(InterfaceFlags::IFF_RUNNING)
+        })
+    })
+}
+
 /// A change of the interface as netlink reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkEvent {
@@ -317,14 +329,14 @@ pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), N
     Ok((initial, LinkWatch { events, resync }))
 }
 
-type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
+pub(super) type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
     netlink_packet_core::NetlinkMessage<RouteNetlinkMessage>,
     NetlinkAddr,
 )>;
 
 /// A netlink connection subscribed to link notifications, used for nothing
 /// else.
-fn subscribe_links() -> Result<LinkMessages, NetError> {
+pub(super) fn subscribe_links() -> Result<LinkMessages, NetError> {
     const RTMGRP_LINK: u32 = 1;
     let (mut connection, _handle, messages) =
         rtnetlink::new_connection().map_err(io_err("opening a netlink socket"))?;
@@ -360,5 +372,7 @@ mod tests {
         assert_eq!(read_running("lo", index), Some(true));
         assert_eq!(read_running("lo", index + 1000), None);
         assert_eq!(read_running("no-such-if0", index), None);
+        assert!(running_by_name("lo"));
+        assert!(!running_by_name("no-such-if0"));
     }
 }

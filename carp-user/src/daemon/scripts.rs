@@ -106,38 +106,92 @@ async fn run_one(spec: &ScriptSpec, path: &std::path::Path, vip_arg: &str) -> Sc
     cmd.arg(&spec.interface)
         .arg(vip_arg)
         .args(spec.xparam.as_slice())
-        .stdin(Stdio::null())
-        // Its own process group, so a timeout kills what it started too.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            tracing::error!("Unable to exec {shown}: {e}");
-            return ScriptOutcome::SpawnFailed(e.to_string());
-        }
-    };
-    match tokio::time::timeout(spec.timeout, child.wait()).await {
-        Ok(Ok(status)) => {
-            if !status.success() {
-                tracing::warn!("Script [{shown}] exited with {status}");
+        .stdin(Stdio::null());
+    match run_in_own_group(cmd, spec.timeout).await {
+        ProcessEnd::Exited(code) => {
+            if code != 0 {
+                tracing::warn!("Script [{shown}] exited with exit status: {code}");
             }
-            ScriptOutcome::Exited(status.code())
+            ScriptOutcome::Exited(Some(code))
         }
-        Ok(Err(e)) => {
+        ProcessEnd::Signaled(signal) => {
+            tracing::warn!("Script [{shown}] was killed by signal {signal}");
+            ScriptOutcome::Exited(None)
+        }
+        ProcessEnd::SpawnFailed(e) => {
+            tracing::error!("Unable to exec {shown}: {e}");
+            ScriptOutcome::SpawnFailed(e)
+        }
+        ProcessEnd::WaitFailed(e) => {
             tracing::error!("Waiting for script [{shown}] failed: {e}");
             ScriptOutcome::Exited(None)
         }
-        Err(_) => {
+        ProcessEnd::TimedOut => {
             tracing::error!(
                 "Script [{shown}] still running after {}s: killed",
                 spec.timeout.as_secs()
             );
-            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            let _ = child.kill().await;
             ScriptOutcome::TimedOut
+        }
+    }
+}
+
+/// How a process started by [`run_in_own_group`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessEnd {
+    Exited(i32),
+    /// Killed by this signal (not by us: a timeout is [`ProcessEnd::TimedOut`]).
+    Signaled(i32),
+    SpawnFailed(String),
+    WaitFailed(String),
+    /// Still running at the timeout: killed with its process group.
+    TimedOut,
+}
+
+/// Runs `cmd` as the leader of a process group of its own and waits for it
+/// at most `timeout`. At the timeout, or when the returned future is
+/// dropped before the process ended (its task aborted), the whole group is
+/// killed, so that nothing it started outlives it. Used by the up/down
+/// scripts and the health checks.
+pub async fn run_in_own_group(mut cmd: tokio::process::Command, timeout: Duration) -> ProcessEnd {
+    use std::os::unix::process::ExitStatusExt as _;
+    cmd.process_group(0).kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return ProcessEnd::SpawnFailed(e.to_string()),
+    };
+    let mut group = GroupKiller(
+        child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .map(Pid::from_raw),
+    );
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => {
+            // Reaped: the group id may not be ours to signal any more.
+            group.0 = None;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => ProcessEnd::Exited(code),
+                (None, Some(signal)) => ProcessEnd::Signaled(signal),
+                (None, None) => ProcessEnd::WaitFailed(format!("{status}")),
+            }
+        }
+        Ok(Err(e)) => ProcessEnd::WaitFailed(e.to_string()),
+        Err(_) => {
+            drop(group);
+            let _ = child.kill().await;
+            ProcessEnd::TimedOut
+        }
+    }
+}
+
+/// Kills a process group when dropped, unless its leader was reaped.
+struct GroupKiller(Option<Pid>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            let _ = nix::sys::signal::killpg(pgid, Signal::SIGKILL);
         }
     }
 }

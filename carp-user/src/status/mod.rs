@@ -31,9 +31,9 @@ pub use server::{
     MetricsServer, ServeError, SocketAccess, StatusServer, serve_metrics, serve_status,
 };
 pub use snapshot::{
-    InstanceCounters, InstanceStatus, InterfaceStatus, RxPath, ScriptStatus, ScriptWhich, Snapshot,
-    StateName, TransitionInfo, XdpVerdict, current_master, unix_ms, unix_ms_now, xdp_counter_map,
-    xdp_verdict,
+    CheckRun, CheckStatus, InstanceCounters, InstanceStatus, InterfaceStatus, RxPath, ScriptStatus,
+    ScriptWhich, Snapshot, StateName, TrackedInterfaceStatus, TransitionInfo, XdpVerdict,
+    current_master, unix_ms, unix_ms_now, xdp_counter_map, xdp_verdict,
 };
 
 /// Where the daemon serves status unless configured otherwise, and where

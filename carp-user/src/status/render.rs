@@ -88,6 +88,7 @@ pub fn render_text_at(snapshot: &Snapshot, now_unix_ms: u64) -> String {
     } else {
         out.push_str(&instance_table(&snapshot.instances, now_unix_ms));
         out.push_str(&instance_details(&snapshot.instances, now_unix_ms));
+        out.push_str(&health::health_table(&snapshot.instances, now_unix_ms));
     }
     if !snapshot.interfaces.is_empty() {
         out.push('\n');
@@ -205,6 +206,9 @@ fn instance_details(instances: &[InstanceStatus], now_unix_ms: u64) -> String {
         }
         if i.rx_path != RxPath::Xdp {
             let _ = write!(line, "; receiving on a {} filter", i.rx_path.as_str());
+        }
+        if i.demotion > 0 {
+            let _ = write!(line, "; demoted (level {})", i.demotion);
         }
         out.push_str("  ");
         out.push_str(&line);
@@ -557,6 +561,8 @@ pub fn render_prometheus(snapshot: &Snapshot) -> String {
         },
     );
 
+    health::health_families(&mut out, instances);
+
     let interfaces = &snapshot.interfaces;
     out.family(
         "xcarp_interface_running",
@@ -762,5 +768,6 @@ fn escape_help(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
+mod health;
 #[cfg(test)]
 mod tests;

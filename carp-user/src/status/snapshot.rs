@@ -88,6 +88,74 @@ pub struct InstanceStatus {
     /// Where adverts come from: the XDP program, or the socket filter
     /// when another program holds the interface's XDP slot.
     pub rx_path: RxPath,
+    /// The demotion level the instance advertises (the demote byte): one
+    /// per failing check and per tracked interface down; 0 when healthy.
+    pub demotion: u8,
+    /// The instance's health checks (docs/config.md, "Health checks").
+    pub checks: Vec<CheckStatus>,
+    /// The interfaces the instance tracks.
+    pub tracked_interfaces: Vec<TrackedInterfaceStatus>,
+}
+
+/// One health check of an instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CheckStatus {
+    pub name: String,
+    /// Failed `fall` times in a row and not yet recovered: it demotes the
+    /// instance.
+    pub failing: bool,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub fall: u32,
+    pub rise: u32,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Runs since the check started (a reload that changes it restarts it).
+    pub runs: u64,
+    /// Runs that did not exit with status 0.
+    pub failed_runs: u64,
+    /// Runs killed at the timeout (also failed runs).
+    pub timeouts: u64,
+    /// None before the first run ended.
+    pub last_run: Option<CheckRun>,
+}
+
+/// How the last run of a check ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CheckRun {
+    /// The exit status; None when it did not exit by itself.
+    pub exit: Option<i32>,
+    /// The signal that killed it (not at a timeout).
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    /// Why it could not be started.
+    pub error: Option<String>,
+    /// When it ended, milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+}
+
+impl CheckRun {
+    /// `exit 0`, `exit 3`, `signal 9`, `timed out`, `not started`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match (self.exit, self.signal, self.timed_out) {
+            (_, _, true) => "timed out".to_owned(),
+            (Some(code), _, false) => format!("exit {code}"),
+            (None, Some(signal), false) => format!("signal {signal}"),
+            (None, None, false) => "not started".to_owned(),
+        }
+    }
+}
+
+/// One interface an instance tracks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrackedInterfaceStatus {
+    pub name: String,
+    /// Up with a carrier; false when down or missing.
+    pub up: bool,
 }
 
 /// An instance's state, as shown and serialized (`"MASTER"`).
@@ -472,12 +540,30 @@ mod tests {
         assert_eq!(snapshot.pid, 7);
         assert_eq!(snapshot.instances[0].state, StateName::Backup);
         assert_eq!(snapshot.instances[0].counters, InstanceCounters::default());
+        assert_eq!(snapshot.instances[0].demotion, 0);
+        assert!(snapshot.instances[0].checks.is_empty());
     }
 
     #[test]
     fn unix_ms_saturates_before_the_epoch() {
         assert_eq!(unix_ms(UNIX_EPOCH - Duration::from_secs(1)), 0);
         assert_eq!(unix_ms(UNIX_EPOCH + Duration::from_millis(1500)), 1500);
+    }
+
+    #[test]
+    fn check_runs_describe_how_they_ended() {
+        let run = |exit, signal, timed_out| CheckRun {
+            exit,
+            signal,
+            timed_out,
+            error: None,
+            at_unix_ms: 0,
+        };
+        assert_eq!(run(Some(0), None, false).describe(), "exit 0");
+        assert_eq!(run(Some(3), None, false).describe(), "exit 3");
+        assert_eq!(run(None, Some(9), false).describe(), "signal 9");
+        assert_eq!(run(None, None, true).describe(), "timed out");
+        assert_eq!(run(None, None, false).describe(), "not started");
     }
 
     #[test]

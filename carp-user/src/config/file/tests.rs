@@ -643,12 +643,21 @@ fn the_example_file_is_valid_and_complete() {
     let s = parse_str(&text, &path, Checks::TextOnly).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.instances.len(), 2);
     assert_eq!(s.instances[1].addresses.len(), 2);
-    for key in GLOBAL_KEYS.iter().chain(INSTANCE_KEYS) {
+    for key in GLOBAL_KEYS
+        .iter()
+        .chain(INSTANCE_KEYS)
+        .chain(super::health::CHECK_KEYS)
+    {
         assert!(
-            text.lines()
-                .any(|l| l.starts_with(&format!("{key} = "))
-                    || l.starts_with(&format!("# {key} = "))),
+            text.lines().any(|l| l.starts_with(&format!("{key} = "))
+                || l.starts_with(&format!("# {key} = "))
+                || (*key == "check" && l == "[[instance.check]]")),
             "docs/xcarp.example.toml lacks `{key}`"
         );
     }
+    // The example's checks and tracked interface are read as documented.
+    let mail = &s.instances[0];
+    assert!(!mail.checks.is_empty() && !mail.track_interfaces.is_empty());
 }
+
+mod health;

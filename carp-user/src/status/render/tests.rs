@@ -6,7 +6,8 @@ use std::{
 use super::*;
 use crate::{
     status::snapshot::{
-        InstanceCounters, ScriptStatus, ScriptWhich, TransitionInfo, xdp_counter_map,
+        CheckRun, CheckStatus, InstanceCounters, ScriptStatus, ScriptWhich, TrackedInterfaceStatus,
+        TransitionInfo, xdp_counter_map,
     },
     xdp::XdpCounters,
 };
@@ -62,6 +63,31 @@ fn sample_snapshot() -> Snapshot {
                     at_unix_ms: NOW - 3_724_000,
                 }),
                 rx_path: RxPath::Xdp,
+                demotion: 0,
+                checks: vec![CheckStatus {
+                    name: "http".to_owned(),
+                    failing: false,
+                    consecutive_failures: 0,
+                    consecutive_successes: 1800,
+                    fall: 3,
+                    rise: 2,
+                    interval_ms: 2000,
+                    timeout_ms: 2000,
+                    runs: 1802,
+                    failed_runs: 2,
+                    timeouts: 0,
+                    last_run: Some(CheckRun {
+                        exit: Some(0),
+                        signal: None,
+                        timed_out: false,
+                        error: None,
+                        at_unix_ms: NOW - 1_500,
+                    }),
+                }],
+                tracked_interfaces: vec![TrackedInterfaceStatus {
+                    name: "eth2".to_owned(),
+                    up: true,
+                }],
             },
             InstanceStatus {
                 name: "db".to_owned(),
@@ -88,6 +114,41 @@ fn sample_snapshot() -> Snapshot {
                     at_unix_ms: NOW - 40_000,
                 }),
                 rx_path: RxPath::Socket,
+                demotion: 2,
+                checks: vec![
+                    CheckStatus {
+                        name: "pg".to_owned(),
+                        failing: true,
+                        consecutive_failures: 4,
+                        consecutive_successes: 0,
+                        fall: 3,
+                        rise: 2,
+                        interval_ms: 500,
+                        timeout_ms: 250,
+                        runs: 10,
+                        failed_runs: 4,
+                        timeouts: 4,
+                        last_run: Some(CheckRun {
+                            exit: None,
+                            signal: None,
+                            timed_out: true,
+                            error: None,
+                            at_unix_ms: NOW - 3_000,
+                        }),
+                    },
+                    CheckStatus {
+                        name: "fresh".to_owned(),
+                        fall: 1,
+                        rise: 1,
+                        interval_ms: 1000,
+                        timeout_ms: 1000,
+                        ..CheckStatus::default()
+                    },
+                ],
+                tracked_interfaces: vec![TrackedInterfaceStatus {
+                    name: "bond0".to_owned(),
+                    up: false,
+                }],
             },
         ],
         interfaces: vec![
@@ -225,6 +286,70 @@ fn text_shows_transitions_scripts_and_xdp_drops() {
 }
 
 #[test]
+fn text_shows_demotion_checks_and_tracked_interfaces() {
+    let text = render_text_at(&sample_snapshot(), NOW);
+    assert!(
+        text.contains("; receiving on a socket filter; demoted (level 2)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("web: BACKUP -> MASTER 1h02m05s ago (no advert for the master-down interval); up script exited 0 1h02m04s ago; scripts run 1, failed 0; demoted"), "{text}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("INSTANCE"))
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec![
+                "INSTANCE",
+                "HEALTH",
+                "STATE",
+                "IN A ROW",
+                "FALL/RISE",
+                "LAST",
+                "LAST RUN"
+            ],
+            vec![
+                "web",
+                "check http",
+                "ok",
+                "1800 ok",
+                "3/2",
+                "exit 0",
+                "1s ago"
+            ],
+            vec!["web", "interface eth2", "up", "-", "-", "-", "-"],
+            vec![
+                "db",
+                "check pg",
+                "failing",
+                "4 failed",
+                "3/2",
+                "timed out",
+                "3s ago"
+            ],
+            vec!["db", "check fresh", "ok", "0 ok", "1/1", "-", "-"],
+            vec!["db", "interface bond0", "down", "-", "-", "-", "-"],
+        ],
+        "{text}"
+    );
+    // No checks and no tracked interfaces: no health table.
+    let mut bare = sample_snapshot();
+    for i in &mut bare.instances {
+        i.checks.clear();
+        i.tracked_interfaces.clear();
+    }
+    assert!(!render_text_at(&bare, NOW).contains("HEALTH"));
+}
+
+#[test]
 fn text_without_instances_says_so() {
     let snapshot = Snapshot {
         started_unix_ms: NOW,
@@ -295,6 +420,17 @@ fn json_uses_the_documented_shape() {
     assert_eq!(json["interfaces"][0]["xdp_counters"]["bad_digest"], 3);
     assert_eq!(json["xdp_counters"]["not_carp"], 20_000);
     assert_eq!(json["interfaces"][1]["xdp_mode"], serde_json::Value::Null);
+    let db = &json["instances"][1];
+    assert_eq!(db["demotion"], 2);
+    assert_eq!(db["checks"][0]["name"], "pg");
+    assert_eq!(db["checks"][0]["failing"], true);
+    assert_eq!(db["checks"][0]["consecutive_failures"], 4);
+    assert_eq!(db["checks"][0]["last_run"]["timed_out"], true);
+    assert_eq!(db["checks"][0]["last_run"]["exit"], serde_json::Value::Null);
+    assert_eq!(db["checks"][1]["last_run"], serde_json::Value::Null);
+    assert_eq!(db["tracked_interfaces"][0]["name"], "bond0");
+    assert_eq!(db["tracked_interfaces"][0]["up"], false);
+    assert_eq!(web["checks"][0]["last_run"]["exit"], 0);
 }
 
 // --- Prometheus -------------------------------------------------------------
@@ -727,6 +863,16 @@ fn prometheus_covers_the_documented_metrics() {
         "xcarp_last_script_exit_code",
         "xcarp_last_script_success",
         "xcarp_last_script_timestamp_seconds",
+        "xcarp_demotion",
+        "xcarp_check_failing",
+        "xcarp_check_consecutive_failures",
+        "xcarp_check_consecutive_successes",
+        "xcarp_check_runs_total",
+        "xcarp_check_failures_total",
+        "xcarp_check_timeouts_total",
+        "xcarp_check_last_exit_code",
+        "xcarp_check_last_run_timestamp_seconds",
+        "xcarp_tracked_interface_up",
         "xcarp_interface_running",
         "xcarp_xdp_attached",
         "xcarp_xdp_frames_total",
@@ -738,6 +884,113 @@ fn prometheus_covers_the_documented_metrics() {
         types.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         documented
     );
+}
+
+#[test]
+fn prometheus_shows_demotion_checks_and_tracked_interfaces() {
+    let text = render_prometheus(&sample_snapshot());
+    let (samples, types) = parse_exposition(&text);
+    let web = [
+        ("name", "web"),
+        ("interface", "eth0"),
+        ("vlan", "0"),
+        ("vhid", "42"),
+    ];
+    let db = [
+        ("name", "db"),
+        ("interface", "eth1"),
+        ("vlan", "10"),
+        ("vhid", "7"),
+    ];
+    let check = |base: &[(&'static str, &'static str)], name: &'static str| {
+        let mut v = base.to_vec();
+        v.push(("check", name));
+        v
+    };
+    assert_eq!(value(&samples, "xcarp_demotion", &web), 0.0);
+    assert_eq!(value(&samples, "xcarp_demotion", &db), 2.0);
+    assert_eq!(
+        value(&samples, "xcarp_check_failing", &check(&web, "http")),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "xcarp_check_failing", &check(&db, "pg")),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_check_consecutive_failures",
+            &check(&db, "pg")
+        ),
+        4.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_check_consecutive_successes",
+            &check(&web, "http")
+        ),
+        1800.0
+    );
+    assert_eq!(
+        value(&samples, "xcarp_check_runs_total", &check(&web, "http")),
+        1802.0
+    );
+    assert_eq!(
+        value(&samples, "xcarp_check_failures_total", &check(&db, "pg")),
+        4.0
+    );
+    assert_eq!(
+        value(&samples, "xcarp_check_timeouts_total", &check(&db, "pg")),
+        4.0
+    );
+    assert_eq!(
+        value(&samples, "xcarp_check_last_exit_code", &check(&web, "http")),
+        0.0
+    );
+    // Timed out: it did not exit by itself.
+    assert_eq!(
+        value(&samples, "xcarp_check_last_exit_code", &check(&db, "pg")),
+        -1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_check_last_run_timestamp_seconds",
+            &check(&db, "pg")
+        ),
+        (NOW - 3_000) as f64 / 1000.0
+    );
+    // A check that has not run yet has counts but no last run.
+    assert_eq!(
+        value(&samples, "xcarp_check_runs_total", &check(&db, "fresh")),
+        0.0
+    );
+    assert!(find(&samples, "xcarp_check_last_exit_code", &check(&db, "fresh")).is_none());
+    let tracked = |base: &[(&'static str, &'static str)], name: &'static str| {
+        let mut v = base.to_vec();
+        v.push(("tracked", name));
+        v
+    };
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_tracked_interface_up",
+            &tracked(&web, "eth2")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "xcarp_tracked_interface_up",
+            &tracked(&db, "bond0")
+        ),
+        0.0
+    );
+    assert_eq!(types["xcarp_check_runs_total"], "counter");
+    assert_eq!(types["xcarp_demotion"], "gauge");
 }
 
 #[test]
