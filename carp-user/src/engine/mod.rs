@@ -207,7 +207,7 @@ impl Engine {
         }
         // §1: a valid advert ends the random counters; ours continue from
         // the peer's. A sequenced stream is ours alone: never adopted.
-        if self.config.counters == CounterScheme::Ucarp {
+        if self.config.counters.adopts() {
             self.random_counter = false;
             self.counter = advert.counter;
         }
@@ -408,6 +408,11 @@ impl Engine {
         match self.config.counters {
             CounterScheme::Ucarp if self.random_counter => self.rng.random(),
             CounterScheme::Ucarp => self.counter.wrapping_add(1),
+            // Drawn once (never 0, which means "none sent yet"), then kept.
+            CounterScheme::FixedCookie if self.counter == 0 => self.rng.random::<u64>().max(1),
+            CounterScheme::FixedCookie => self.counter,
+            CounterScheme::RandomStart if self.counter == 0 => self.rng.random::<u64>().max(1),
+            CounterScheme::RandomStart => self.counter.wrapping_add(1),
             CounterScheme::Sequenced { wall_ms_at_zero } => {
                 let elapsed_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
                 let clock = wall_ms_at_zero.wrapping_add(elapsed_ms) & freshness::VALUE_MASK;

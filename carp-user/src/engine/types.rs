@@ -73,6 +73,23 @@ pub enum CounterScheme {
         /// monotonic time, so a wall-clock step never makes it go back.
         wall_ms_at_zero: u64,
     },
+    /// OpenBSD's carp(4): one random "replay cookie" drawn at start, the
+    /// same in every advert, never adopted (docs/protocol.md §8). For the
+    /// simulator's peers; xcarp never sends it.
+    FixedCookie,
+    /// A FreeBSD variant: one random counter drawn at start, then + 1 per
+    /// advert, adopting received counters as ucarp does. For the
+    /// simulator's peers.
+    RandomStart,
+}
+
+impl CounterScheme {
+    /// Whether a received valid advert's counter becomes ours (ucarp's and
+    /// FreeBSD's "adopt, then + 1", §1).
+    #[must_use]
+    pub fn adopts(self) -> bool {
+        matches!(self, Self::Ucarp | Self::RandomStart)
+    }
 }
 
 /// One virtual host's settings, as ucarp's command line gives them.
