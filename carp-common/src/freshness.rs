@@ -26,7 +26,9 @@
 //!   the last [`WINDOW`] below the newest that were not seen yet, once (an
 //!   advert overtaken by a ucarp node's continuation of it). Nothing moves
 //!   the stream back or out of this class: repeats and old values of it are
-//!   replays.
+//!   replays. Nor does anything move it further ahead than a clock could
+//!   have in the time since: a value beyond that (a random counter that
+//!   landed in the stream) passes without moving it.
 //! - [`REPEATING`]: a source sent the counter of its own previous advert
 //!   again, which only a fixed-cookie sender does. Everything in the stream
 //!   is accepted: the adverts are identical, so a replay cannot be told
@@ -78,6 +80,16 @@ pub const MIN_SPAN_NS: u64 = 500_000_000;
 /// per 3.9 ms (advbase 0, advskew 1).
 pub const CLOCK_NS_PER_VALUE: u64 = 2_000_000;
 
+/// Nor does a clock grow by more than 1 value per this many nanoseconds
+/// (twice its rate) plus [`CLOCK_SLACK`]: a protected stream never jumps
+/// further than that, so a random counter that lands in it (2^-24 per
+/// advert) cannot carry it years ahead of its owner.
+pub const CLOCK_MAX_NS_PER_VALUE: u64 = 500_000;
+
+/// Values a protected stream may advance beyond twice the time elapsed
+/// (delays, a node continuing the counter).
+pub const CLOCK_SLACK: u64 = 10_000;
+
 /// [`StreamState::class`]: not classified.
 pub const FRESH: u8 = 0;
 /// [`StreamState::class`]: a fixed-cookie stream, accepted unprotected.
@@ -123,7 +135,7 @@ pub struct StreamState {
     pub value: u64,
     /// ADVANCING: bit i set when value − 1 − i was seen (i < [`WINDOW`]).
     pub seen: u64,
-    /// FRESH: when `value` arrived (the caller's monotonic clock, ns).
+    /// When `value` arrived (the caller's monotonic clock, ns).
     pub since_ns: u64,
     /// IPv4 source (network byte order) of the first advert seen in the
     /// stream.
@@ -158,11 +170,12 @@ impl StreamState {
         Self { class, ..self }
     }
 
-    /// Protected, at `value`, newer than `self.value`, which is marked
-    /// seen (as is what the window held, shifted along).
+    /// Protected, at `value` (arrived at `now_ns`), newer than
+    /// `self.value`, which is marked seen (as is what the window held,
+    /// shifted along).
     #[inline(always)]
     #[must_use]
-    const fn advanced_to(self, value: u64) -> Self {
+    const fn advanced_to(self, value: u64, now_ns: u64) -> Self {
         let ahead = value.wrapping_sub(self.value) & VALUE_MASK;
         let seen = if ahead > WINDOW {
             0
@@ -177,6 +190,7 @@ impl StreamState {
         Self {
             value,
             seen,
+            since_ns: now_ns,
             class: ADVANCING,
             ..self
         }
@@ -202,8 +216,9 @@ pub enum Verdict {
     /// Its stream was unknown: now FRESH, with this advert's source as
     /// origin.
     Opened,
-    /// Newer in a protected stream, or the origin's value that shows a
-    /// FRESH stream advancing like a clock and protects it.
+    /// Newer in a protected stream (by no more than a clock could have
+    /// made it since), or the origin's value that shows a FRESH stream
+    /// advancing like a clock and protects it.
     Advanced,
     /// In a protected stream, an older value just below the newest
     /// ([`WINDOW`]) not seen before: an advert overtaken by a newer one (a
@@ -216,10 +231,12 @@ pub enum Verdict {
     /// The origin's newer value in a FRESH stream, grown by fewer than a
     /// clock would: a node counting its adverts. Accepted, unprotected.
     Counted,
-    /// Accepted without protection: another counter in a REPEATING stream
-    /// (a node continuing a cookie), or in a FRESH stream an older value or
-    /// a newer one from another source, or the origin's newer value too
-    /// soon after the one its growth is measured from.
+    /// Accepted, changing nothing: another counter in a REPEATING stream
+    /// (a node continuing a cookie); in a FRESH stream an older value, a
+    /// newer one from another source, or the origin's newer value too soon
+    /// after the one its growth is measured from; in any stream a value
+    /// further ahead than a clock could have made it (a random counter
+    /// that landed there).
     Unprotected,
     /// A replay: dropped.
     Replayed,
@@ -240,6 +257,16 @@ impl Judgement {
     pub const fn fresh(&self) -> bool {
         !matches!(self.verdict, Verdict::Replayed)
     }
+}
+
+/// Whether `value`, newer than the stream's, is no further ahead than a
+/// clock could have taken it since the stream's value arrived.
+#[inline(always)]
+#[must_use]
+const fn within_clock(state: &StreamState, value: u64, now_ns: u64) -> bool {
+    let ahead = value.wrapping_sub(state.value) & VALUE_MASK;
+    let span = now_ns.saturating_sub(state.since_ns);
+    ahead <= span / CLOCK_MAX_NS_PER_VALUE + CLOCK_SLACK
 }
 
 /// The rule (module docs). `state` is the stream's state (`None`: not
@@ -268,7 +295,11 @@ pub fn judge(
     let (verdict, next) = match state.class {
         ADVANCING => {
             if is_newer(value, state.value) {
-                (Verdict::Advanced, Some(state.advanced_to(value)))
+                if within_clock(&state, value, now_ns) {
+                    (Verdict::Advanced, Some(state.advanced_to(value, now_ns)))
+                } else {
+                    (Verdict::Unprotected, None)
+                }
             } else {
                 match state.window_bit(value) {
                     Some(bit) if state.seen & bit == 0 => (
@@ -293,10 +324,10 @@ pub fn judge(
             if is_newer(value, state.value) && src == state.origin {
                 let span = now_ns.saturating_sub(state.since_ns);
                 let ahead = value.wrapping_sub(state.value) & VALUE_MASK;
-                if span < MIN_SPAN_NS {
+                if span < MIN_SPAN_NS || !within_clock(&state, value, now_ns) {
                     (Verdict::Unprotected, None)
                 } else if ahead.saturating_mul(CLOCK_NS_PER_VALUE) >= span {
-                    (Verdict::Advanced, Some(state.advanced_to(value)))
+                    (Verdict::Advanced, Some(state.advanced_to(value, now_ns)))
                 } else {
                     (
                         Verdict::Counted,
@@ -402,9 +433,9 @@ mod tests {
             (s(1_100), X),
             (s(1_100), X), // the same advert again, even from its source
             (s(100), X),
-            (s(50_000), X), // a jump ahead (adverts missed)
+            (s(9_000), X), // a jump ahead (adverts missed)
             (s(2_100), X),
-            (s(50_001), U), // a ucarp node continuing it
+            (s(9_001), U), // a ucarp node continuing it
         ]);
         assert_eq!(
             v,
@@ -412,6 +443,31 @@ mod tests {
                 Opened, Advanced, Replayed, Replayed, Advanced, Replayed, Advanced
             ]
         );
+    }
+
+    /// A random counter (ucarp before it hears a peer) that lands in a
+    /// protected stream far ahead of its owner passes, but does not carry
+    /// the stream there: the owner's next advert is still newer.
+    #[test]
+    fn a_random_counter_never_carries_a_protected_stream_ahead() {
+        let s = |v| counter(7, v);
+        let (streams, v) = run(&[
+            (s(100), X),
+            (s(1_100), X),
+            (s(1_100 + (1 << 38)), U),
+            (s(2_100), X),
+            (s(1_100 + (1 << 38)), U),
+        ]);
+        assert_eq!(v, [Opened, Advanced, Unprotected, Advanced, Unprotected]);
+        assert_eq!(streams[0].map(|s| s.value), Some(2_100));
+        // A long silence allows a long jump: an owner back after a day.
+        let day_ms = 86_400_000;
+        let (_, v) = run_timed(&[
+            (s(0), X, 0),
+            (s(1_000), X, SECOND),
+            (s(1_000 + day_ms), X, SECOND + day_ms * 1_000_000),
+        ]);
+        assert_eq!(v, [Opened, Advanced, Advanced]);
     }
 
     /// Adverts closer than half a second are not judged for their growth;

@@ -1174,14 +1174,15 @@ fn an_advancing_stream_is_protected_and_never_downgraded() {
         f.fresh(&xdp, &f.advert(other, compose(5, 110_000)), false);
         f.fresh(&xdp, &f.advert(other, compose(5, 99)), false);
     }
-    // Still protected, still moving on: newer values pass, a jump too.
+    // Still protected, still moving on: newer values pass, a jump too
+    // (adverts missed).
     f.fresh(&xdp, &f.advert(PEER, compose(5, 111_000)), true);
-    f.fresh(&xdp, &f.advert(PEER, compose(5, 900_000)), true);
+    f.fresh(&xdp, &f.advert(PEER, compose(5, 118_000)), true);
     f.fresh(&xdp, &f.advert(PEER, compose(5, 112_000)), false);
     // A ucarp node continuing it (another source, + 1) passes.
-    f.fresh(&xdp, &f.advert(other, compose(5, 900_001)), true);
+    f.fresh(&xdp, &f.advert(other, compose(5, 118_001)), true);
     // An advert overtaken by that continuation passes, once.
-    let late = f.advert(PEER, compose(5, 899_990));
+    let late = f.advert(PEER, compose(5, 117_990));
     f.fresh(&xdp, &late, true);
     f.fresh(&xdp, &late, false);
     // The same advert for another instance is that instance's first.
@@ -1202,7 +1203,7 @@ fn an_advancing_stream_is_protected_and_never_downgraded() {
         XDP_DROP,
         Some(counter::BAD_DIGEST),
     );
-    f.fresh(&xdp, &f.advert(PEER, compose(5, 900_100)), true);
+    f.fresh(&xdp, &f.advert(PEER, compose(5, 118_100)), true);
 
     // Without the option (ucarp's behaviour) a replay is accepted again.
     xdp.configure_vhid(VhidSettings {
@@ -1291,4 +1292,28 @@ fn random_counters_are_accepted_and_a_recording_of_them_is_not() {
         f.fresh(&xdp, &f.advert(freebsd, start + i), true);
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// A random counter (a ucarp node that has not heard a peer) that lands in
+/// a protected stream far ahead of its owner passes without carrying the
+/// stream there: the owner's next advert still passes, and the stream is
+/// still protected.
+#[test]
+fn a_random_counter_never_carries_a_protected_stream_ahead() {
+    use carp_common::freshness::counter as compose;
+
+    let Some(mut xdp) = setup() else { return };
+    let mut f = Freshness::new(&mut xdp);
+    let ucarp = Ipv4Addr::new(192, 0, 2, 3);
+    f.fresh(&xdp, &f.advert(PEER, compose(9, 100_000)), true);
+    std::thread::sleep(CLOCK_SPAN);
+    let protected = f.advert(PEER, compose(9, 101_000));
+    f.fresh(&xdp, &protected, true);
+    f.fresh(
+        &xdp,
+        &f.advert(ucarp, compose(9, 100_000 + (1 << 38))),
+        true,
+    );
+    f.fresh(&xdp, &f.advert(PEER, compose(9, 102_000)), true);
+    f.fresh(&xdp, &protected, false);
 }
