@@ -205,12 +205,7 @@ impl Engine {
         if !self.link_up {
             return;
         }
-        // §1: a valid advert ends the random counters; ours continue from
-        // the peer's. A sequenced stream is ours alone: never adopted.
-        if self.config.counters.adopts() {
-            self.random_counter = false;
-            self.counter = advert.counter;
-        }
+        self.hear_counter(advert.counter);
 
         // ucarp compares with the suppressed skew on receive, too.
         let local = self.advert_interval();
@@ -401,6 +396,29 @@ impl Engine {
                 timer: Timer::Advert,
                 at: now.saturating_add(self.advert_interval()),
             });
+        }
+    }
+
+    /// §1: a valid advert ends the random counters; ours continue from the
+    /// peer's. A sequenced stream is ours alone and never adopted, but a
+    /// node continuing it (ucarp, FreeBSD) sends our last value + 1, which
+    /// is what we would send next within the same millisecond: our next
+    /// value goes past what we heard in our stream, so no two adverts carry
+    /// one counter (docs/xdp.md, "Freshness"). Only values a clock could
+    /// have reached count, not a random counter that landed in the stream.
+    fn hear_counter(&mut self, counter: u64) {
+        if self.config.counters.adopts() {
+            self.random_counter = false;
+            self.counter = counter;
+        } else if matches!(self.config.counters, CounterScheme::Sequenced { .. })
+            && self.counter != 0
+            && freshness::stream(counter) == self.stream
+        {
+            let ahead = freshness::value(counter).wrapping_sub(freshness::value(self.counter))
+                & freshness::VALUE_MASK;
+            if ahead != 0 && ahead <= freshness::CLOCK_SLACK {
+                self.counter = counter;
+            }
         }
     }
 

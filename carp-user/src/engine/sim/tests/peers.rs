@@ -370,3 +370,43 @@ fn a_cookie_first_heard_through_a_continuation_still_passes() {
     assert_eq!(legitimate_drops(&sim, 3), vec![]);
     assert_eq!(sim.stream_class(2, cookie), Some(freshness::REPEATING));
 }
+
+/// A ucarp node preempting an xcarp master sends the master's counter + 1
+/// at once; the master, stepping down within the same millisecond, must
+/// not send that very counter as its last advert (its clock has not moved,
+/// so it would be its last value + 1 too), or a third node would take it
+/// for a replay.
+#[test]
+fn a_master_stepping_down_never_repeats_the_counter_that_preempted_it() {
+    let configs = [
+        node(Ipv4Addr::new(10, 99, 0, 1), 1, 100, 3, true),
+        node(Ipv4Addr::new(10, 99, 0, 2), 1, 0, 3, true),
+        node(Ipv4Addr::new(10, 99, 0, 3), 1, 200, 3, true),
+    ];
+    let mut sim = Sim::new(
+        &[
+            xcarp(configs[0].clone(), 1_700_000_000_000, 1),
+            NodeSpec {
+                start_at: secs(10),
+                ..ucarp(configs[1].clone(), 2)
+            },
+            xcarp(configs[2].clone(), 1_700_000_000_000, 3),
+        ],
+        crate::engine::sim::WireModel::fixed(Duration::from_micros(100)),
+        13,
+    );
+    sim.run_until(secs(30));
+    assert_eq!(sim.masters(), vec![1], "the ucarp node preempted");
+    let x = sim.counters_sent(0);
+    let u = sim.counters_sent(1);
+    let continued = u
+        .iter()
+        .find(|c| freshness::stream(**c) == freshness::stream(x[0]))
+        .expect("the ucarp node continued the xcarp master's counter");
+    assert_eq!(
+        x.iter().filter(|c| *c == continued).count(),
+        0,
+        "{x:x?} {u:x?}"
+    );
+    assert_eq!(legitimate_drops(&sim, 3), vec![]);
+}
