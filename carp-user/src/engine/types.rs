@@ -65,8 +65,9 @@ pub enum CounterScheme {
     Ucarp,
     /// xcarp's: a random stream id drawn at start in the top 24 bits, and
     /// a 40-bit value that only grows: the wall clock in milliseconds,
-    /// or the last value + 1 when the clock has not moved on. Receivers can
-    /// then drop any advert not newer than the last of its stream.
+    /// or the last value + 1 when the clock has not moved on. Receivers see
+    /// it advance like a clock and drop any advert of it that is not newer
+    /// (docs/xdp.md, "Freshness").
     Sequenced {
         /// Wall-clock time (milliseconds since the Unix epoch) at the
         /// engine's `Instant` zero; the value is that plus the engine's
