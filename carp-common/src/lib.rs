@@ -78,19 +78,28 @@ pub const VHID_FLAG_BROADCAST: u32 = 1 << 1;
 /// [`VhidConfig::flags`]: the `hmac_*` fields are set; the program verifies
 /// each advert's HMAC-SHA1 and drops a wrong one (`BAD_DIGEST`).
 pub const VHID_FLAG_HMAC: u32 = 1 << 2;
-/// [`VhidConfig::flags`]: drop adverts whose counter is not newer than the
-/// last one seen in its stream (`REPLAYED`; docs/xdp.md, "Freshness"). Only
-/// honoured together with [`VHID_FLAG_HMAC`]: state is learned from
-/// authentic adverts only, so a forged counter cannot poison it.
+/// [`VhidConfig::flags`]: drop authentic adverts that [`freshness::judge`]
+/// calls replays (`REPLAYED`; docs/xdp.md, "Freshness"). Only honoured
+/// together with [`VHID_FLAG_HMAC`]: state is learned from authentic
+/// adverts only, so a forged counter cannot poison it.
 pub const VHID_FLAG_REJECT_REPLAYS: u32 = 1 << 3;
-/// Map: `LruHashMap<ReplayKey, u64>`, the newest counter value seen per
-/// (instance, stream).
+/// Map: `LruHashMap<ReplayKey, freshness::StreamState>`, what is known of
+/// each (instance, counter stream).
 pub const MAP_REPLAY_STATE: &str = "REPLAY_STATE";
 /// Capacity of [`MAP_REPLAY_STATE`]. New entries come only from authentic
 /// adverts of a stream not seen before: a process start of an xcarp peer,
-/// or each advert of a ucarp peer that has not yet heard another node
-/// (docs/xdp.md, "Freshness", for what eviction means).
+/// a new OpenBSD replay cookie, or each advert of a ucarp or FreeBSD peer
+/// that has not yet heard another node (docs/xdp.md, "Freshness", for what
+/// eviction means).
 pub const MAX_REPLAY_ENTRIES: u32 = 16384;
+/// Map: `LruHashMap<SourceKey, u64>`, the counter of the last authentic
+/// advert seen per (instance, IPv4 source), whatever its verdict: what
+/// tells a fixed-cookie sender's repeat from a replay
+/// ([`freshness::judge`]).
+pub const MAP_REPLAY_SOURCES: &str = "REPLAY_SOURCES";
+/// Capacity of [`MAP_REPLAY_SOURCES`]: a few legitimate sources per
+/// instance; replays with forged sources age out first.
+pub const MAX_REPLAY_SOURCES: u32 = 4096;
 
 /// SHA-1 block size: the HMAC's inner message (version, type, VHID, the
 /// addresses, the counter) and its padding fit one block for up to
@@ -132,48 +141,20 @@ pub struct ReplayKey {
 
 const _: () = assert!(core::mem::size_of::<ReplayKey>() == 12);
 
-/// The advert counter as xcarp uses it against replays (docs/xdp.md,
-/// "Freshness"): the top 24 bits name a *stream* (random per sender start),
-/// the low 40 bits are a value that only grows within it, compared in
-/// serial-number arithmetic (RFC 1982) so that it may wrap. Shared by the
-/// XDP program and the daemon so both apply one rule.
-pub mod freshness {
-    /// Bits of the value (the rest is the stream).
-    pub const VALUE_BITS: u32 = 40;
-    /// Mask of the value bits.
-    pub const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
-    /// Mask of a stream id (24 bits).
-    pub const STREAM_MASK: u32 = (1 << (64 - VALUE_BITS)) - 1;
-    /// Values more than this far ahead count as behind (half the space).
-    pub const HALF_SPACE: u64 = 1 << (VALUE_BITS - 1);
-
-    #[inline(always)]
-    #[must_use]
-    pub const fn stream(counter: u64) -> u32 {
-        (counter >> VALUE_BITS) as u32
-    }
-
-    #[inline(always)]
-    #[must_use]
-    pub const fn value(counter: u64) -> u64 {
-        counter & VALUE_MASK
-    }
-
-    #[inline(always)]
-    #[must_use]
-    pub const fn counter(stream: u32, value: u64) -> u64 {
-        (((stream & STREAM_MASK) as u64) << VALUE_BITS) | (value & VALUE_MASK)
-    }
-
-    /// Whether `value` comes after `last` in the stream: ahead by 1 up to
-    /// (not including) half the value space, wrapping.
-    #[inline(always)]
-    #[must_use]
-    pub const fn is_newer(value: u64, last: u64) -> bool {
-        let ahead = value.wrapping_sub(last) & VALUE_MASK;
-        ahead != 0 && ahead < HALF_SPACE
-    }
+/// Key of [`MAP_REPLAY_SOURCES`]: an instance and one IPv4 source address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct SourceKey {
+    pub ifindex: u32,
+    pub vlan: u16,
+    pub vhid: u16,
+    /// IPv4 source address, network byte order.
+    pub src: [u8; 4],
 }
+
+const _: () = assert!(core::mem::size_of::<SourceKey>() == 12);
+
+pub mod freshness;
 
 /// Value of [`MAP_VHIDS`]: what the XDP program checks for one VHID.
 #[repr(C)]
@@ -270,8 +251,8 @@ pub mod counter {
     /// Valid, but the instance used its ring budget for this second:
     /// dropped.
     pub const OVER_BUDGET: u32 = 14;
-    /// Authentic, but its counter is not newer than the last one seen in
-    /// its stream (a replay; `VHID_FLAG_REJECT_REPLAYS`): dropped.
+    /// Authentic, but a replay by the freshness rule (`freshness::judge`,
+    /// `VHID_FLAG_REJECT_REPLAYS`): dropped.
     pub const REPLAYED: u32 = 15;
     /// Number of counters.
     pub const COUNT: u32 = 16;
@@ -295,32 +276,10 @@ mod user {
     // SAFETY: as above.
     #[allow(unsafe_code)]
     unsafe impl aya::Pod for super::ReplayKey {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::freshness::{HALF_SPACE, VALUE_MASK, counter, is_newer, stream, value};
-
-    #[test]
-    fn stream_and_value_split_the_counter() {
-        let c = counter(0xab_cdef, 0x12_3456_789a);
-        assert_eq!(c, 0xabcd_ef12_3456_789a);
-        assert_eq!(stream(c), 0xab_cdef);
-        assert_eq!(value(c), 0x12_3456_789a);
-        // Bits beyond the stream's 24 are dropped, not shifted out of place.
-        assert_eq!(stream(counter(0xff00_0001, 5)), 1);
-    }
-
-    #[test]
-    fn newer_is_ahead_by_less_than_half_the_space_wrapping() {
-        assert!(is_newer(2, 1));
-        assert!(!is_newer(1, 1), "the same value again is a replay");
-        assert!(!is_newer(1, 2));
-        assert!(is_newer(1 + HALF_SPACE - 1, 1));
-        assert!(!is_newer(1 + HALF_SPACE, 1));
-        // Across the wrap: 0 and 5 come after the top value.
-        assert!(is_newer(0, VALUE_MASK));
-        assert!(is_newer(5, VALUE_MASK - 3));
-        assert!(!is_newer(VALUE_MASK - 3, 5));
-    }
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::SourceKey {}
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    unsafe impl aya::Pod for super::freshness::StreamState {}
 }

@@ -23,8 +23,8 @@
 //!   (and Ethernet broadcast in broadcast mode), source not one of our own
 //!   addresses, IPv4 header checksum and CARP checksum, and (when the daemon
 //!   gave the keyed HMAC state) the HMAC-SHA1 digest, then (when asked, and
-//!   only after that digest check) that the counter is newer than the last
-//!   one seen in its stream (docs/xdp.md, "Freshness"). The first failed
+//!   only after that digest check) that the counter is not a replay
+//!   (docs/xdp.md, "Freshness"). The first failed
 //!   check drops the frame and counts its reason; a frame passing all of
 //!   them is copied into `EVENTS` as an `AdvertRecord` and dropped
 //!   (`ACCEPTED`, or `RING_FULL` when the ring has no room: never blocks,
@@ -44,9 +44,11 @@ use aya_ebpf::{
 };
 use carp_common::{
     AdvertRecord, CARP_HEADER_LEN, CARP_TTL, CARP_TYPE_ADVERTISEMENT, CARP_VERSION,
-    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_REPLAY_ENTRIES, MAX_VHID_ENTRIES,
-    ReplayKey, RingBudget, SHA1_BLOCK_LEN, VHID_FLAG_BROADCAST, VHID_FLAG_ENABLED, VHID_FLAG_HMAC,
-    VHID_FLAG_REJECT_REPLAYS, VLAN_ID_MASK, VhidConfig, VhidKey, counter, freshness,
+    EVENTS_RING_BYTES, IPPROTO_CARP, MAX_OWN_ADDRS, MAX_REPLAY_ENTRIES, MAX_REPLAY_SOURCES,
+    MAX_VHID_ENTRIES, ReplayKey, RingBudget, SHA1_BLOCK_LEN, SourceKey, VHID_FLAG_BROADCAST,
+    VHID_FLAG_ENABLED, VHID_FLAG_HMAC, VHID_FLAG_REJECT_REPLAYS, VLAN_ID_MASK, VhidConfig, VhidKey,
+    counter,
+    freshness::{self, StreamState},
 };
 
 /// Both objects' panic handler (the verifier rejects any path that could
@@ -76,12 +78,18 @@ static SHA1_SCHEDULE: PerCpuArray<[u32; 16]> = PerCpuArray::with_max_entries(1, 
 static RING_BUDGETS: LruPerCpuHashMap<VhidKey, RingBudget> =
     LruPerCpuHashMap::with_max_entries(MAX_VHID_ENTRIES, 0);
 
-/// The newest counter value seen per (instance, counter stream), for the
-/// replay check (docs/xdp.md, "Freshness"). Shared by all CPUs; LRU, since
-/// a stream's sender may be gone for good.
+/// What is known of each (instance, counter stream), for the replay check
+/// (docs/xdp.md, "Freshness"). Shared by all CPUs; LRU, since a stream's
+/// sender may be gone for good.
 #[map]
-pub static REPLAY_STATE: LruHashMap<ReplayKey, u64> =
+pub static REPLAY_STATE: LruHashMap<ReplayKey, StreamState> =
     LruHashMap::with_max_entries(MAX_REPLAY_ENTRIES, 0);
+
+/// The counter of the last authentic advert per (instance, source), for the
+/// same check. Shared by all CPUs; LRU.
+#[map]
+pub static REPLAY_SOURCES: LruHashMap<SourceKey, u64> =
+    LruHashMap::with_max_entries(MAX_REPLAY_SOURCES, 0);
 
 /// Accepted adverts for the daemon.
 #[map]
@@ -292,13 +300,13 @@ fn carp(ctx: &XdpContext, head: *const EthHead, l3: usize, vlan: u16) -> Result<
     }
     // Only behind the kernel's own HMAC check: state learned from a forged
     // counter would let a forger silence a real sender.
+    // SAFETY: the helper has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
     const FRESHNESS: u32 = VHID_FLAG_HMAC | VHID_FLAG_REJECT_REPLAYS;
-    if config.flags & FRESHNESS == FRESHNESS && !counter_is_fresh(&key, carp) {
+    if config.flags & FRESHNESS == FRESHNESS && !counter_is_fresh(&key, ip.src, carp, now) {
         return verdict(counter::REPLAYED, XDP_DROP);
     }
 
-    // SAFETY: the helper has no preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
     if !within_ring_budget(&key, config.ring_budget, now) {
         return verdict(counter::OVER_BUDGET, XDP_DROP);
     }
@@ -355,36 +363,70 @@ fn within_ring_budget(key: &VhidKey, budget: u32, now: u64) -> bool {
     }
 }
 
-/// Whether the advert's counter is newer than the last one seen in its
-/// stream for this instance, and if so records it. Two CPUs racing on one
-/// stream can at worst store the older of two fresh values, which lets a
-/// replay of values between them through once; no fresh advert is lost.
+/// Whether the advert's counter passes the freshness rule
+/// (`carp_common::freshness::judge`), learning from it either way: the
+/// source's last counter always, the stream's state as the rule says.
+///
+/// Two CPUs racing on one stream (two adverts of one stream within the
+/// same microsecond: a replay racing a real one) each judge the state they
+/// read, and the later write wins. Each field is one aligned store, never
+/// torn, but a reader may see some fields new and others old: a new value
+/// under the old class or window, or the reverse. That judges like the old
+/// or the new state except that a value between the two may pass, and a
+/// window bit may be off by the shift (a late advert dropped, or a repeat
+/// passed, once). So a race can let one advert through that one order
+/// would drop, and leave the class of either order (docs/xdp.md,
+/// "Freshness"); it drops no advert that both orders accept, but for a late
+/// one racing the advert that overtook it.
 #[inline(always)]
-fn counter_is_fresh(key: &VhidKey, carp: &[u8; CARP_HEADER_LEN]) -> bool {
+fn counter_is_fresh(key: &VhidKey, src: [u8; 4], carp: &[u8; CARP_HEADER_LEN], now: u64) -> bool {
     let counter = u64::from_be_bytes([
         carp[8], carp[9], carp[10], carp[11], carp[12], carp[13], carp[14], carp[15],
     ]);
+    let source_key = SourceKey {
+        ifindex: key.ifindex,
+        vlan: key.vlan,
+        vhid: key.vhid,
+        src,
+    };
+    let source_last = match REPLAY_SOURCES.get_ptr_mut(source_key) {
+        Some(last) => {
+            // SAFETY: a value of this map, valid while the program runs; an
+            // aligned 8-byte access, so never torn.
+            let last = unsafe { &mut *last };
+            let previous = *last;
+            *last = counter;
+            Some(previous)
+        }
+        None => {
+            let _ = REPLAY_SOURCES.insert(source_key, counter, 0);
+            None
+        }
+    };
     let replay_key = ReplayKey {
         ifindex: key.ifindex,
         vlan: key.vlan,
         vhid: key.vhid,
         stream: freshness::stream(counter),
     };
-    let value = freshness::value(counter);
     match REPLAY_STATE.get_ptr_mut(replay_key) {
-        Some(last) => {
-            // SAFETY: a value of this map, valid while the program runs; an
-            // aligned 8-byte access, so never torn.
-            let last = unsafe { &mut *last };
-            if !freshness::is_newer(value, *last) {
-                return false;
+        Some(state) => {
+            // SAFETY: a value of this map, valid while the program runs;
+            // every bit pattern is a valid `StreamState`.
+            let state = unsafe { &mut *state };
+            let judgement = freshness::judge(Some(*state), counter, src, source_last, now);
+            if let Some(next) = judgement.next {
+                // An existing stream keeps its origin.
+                state.value = next.value;
+                state.seen = next.seen;
+                state.since_ns = next.since_ns;
+                state.class = next.class;
             }
-            *last = value;
-            true
+            judgement.fresh()
         }
         None => {
             // A stream not seen before (or evicted): learn it.
-            let _ = REPLAY_STATE.insert(replay_key, value, 0);
+            let _ = REPLAY_STATE.insert(replay_key, StreamState::first(counter, src, now), 0);
             true
         }
     }

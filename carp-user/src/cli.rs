@@ -207,8 +207,9 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// [xcarp] `on` (default): number adverts in a stream of our own and drop
-    /// received adverts whose counter is not newer than the last of their
-    /// stream (replays); `off`: ucarp's counters, no check
+    /// replays of received adverts (old values of a protected counter
+    /// stream, repeats of adverts whose sender moved on); `off`: ucarp's
+    /// counters, no check
     #[arg(
         long = "replay-protection",
         value_name = "on|off",

@@ -1,26 +1,105 @@
-//! The daemon's side of the freshness rule (docs/xdp.md, "Freshness"):
-//! an authentic advert whose counter is not newer than the last one seen in
-//! its stream is a replay. The XDP program applies the same rule
-//! (`carp_common::freshness`) before the ring; the daemon applies it again
-//! to every advert, which is the only check on the socket-filter path and
-//! when the digest is checked in userspace only.
-use std::collections::HashMap;
+//! The daemon's side of the freshness rule (docs/xdp.md, "Freshness";
+//! the rule itself is `carp_common::freshness::judge`, shared with the XDP
+//! program), and what it tells about each peer.
+//!
+//! Where the XDP program checks freshness it alone decides: it sees every
+//! authentic advert, also those it drops, and the rule remembers each
+//! source's last counter, dropped or not. The daemon then only *follows*
+//! ([`ReplayGuard::follow`]): it applies the rule to what reaches it to know
+//! its peers, and never drops what the kernel passed. On the socket-filter
+//! path, and when the kernel cannot check the digest, the daemon decides
+//! ([`ReplayGuard::admit`]) with the same rule on every authentic advert.
+use std::{collections::HashMap, net::Ipv4Addr, time::Duration};
 
-use carp_common::freshness;
+use carp_common::freshness::{self, StreamState, Verdict};
 
 /// Streams remembered per instance. A new one comes with each start of an
-/// xcarp peer, or with each advert of a ucarp peer that has not heard
-/// another node yet (its counters are random then); the least recently
-/// seen is forgotten first.
+/// xcarp peer, each new OpenBSD cookie, or each advert of a ucarp or
+/// FreeBSD peer that has not heard another node yet (its counters are
+/// random then); the least recently seen is forgotten first.
 pub const DEFAULT_CAPACITY: usize = 4096;
+/// Sources remembered per instance: a few peers, and whatever source
+/// addresses replays carry; the least recently seen is forgotten first.
+pub const SOURCE_CAPACITY: usize = 1024;
 
-/// Newest value seen per counter stream, for one instance.
+/// How a peer numbers its adverts, as far as its adverts show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerCounters {
+    /// The same counter in every advert (OpenBSD's replay cookie).
+    FixedCookie,
+    /// A new random counter in every advert (ucarp or FreeBSD before they
+    /// hear a peer): each advert opens a new stream.
+    RandomPerAdvert,
+    /// Counters that grow in a protected stream (xcarp; ucarp or FreeBSD
+    /// continuing an xcarp peer's counter).
+    Advancing,
+    /// Counters that grow by one per advert in a stream no clock drives
+    /// (ucarp or FreeBSD continuing an OpenBSD cookie, FreeBSD counting up
+    /// from a random start).
+    Counting,
+}
+
+impl PeerCounters {
+    /// What the log says of a peer that behaves so.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::FixedCookie => {
+                "repeats one counter in every advert (OpenBSD's replay cookie): its adverts \
+                 are accepted without replay protection"
+            }
+            Self::RandomPerAdvert => {
+                "sends a new random counter in every advert (ucarp/FreeBSD before it hears a \
+                 peer): only repeats of its earlier adverts are dropped as replays, not a \
+                 repeat of its latest"
+            }
+            Self::Advancing => {
+                "counters advance (xcarp, or ucarp/FreeBSD continuing a heard counter): \
+                 replays of its stream are dropped"
+            }
+            Self::Counting => {
+                "counts its adverts in a stream no clock drives (ucarp/FreeBSD continuing an \
+                 OpenBSD cookie, or FreeBSD counting up from a random start): its adverts are \
+                 accepted without replay protection"
+            }
+        }
+    }
+}
+
+/// The guard's answer for one authentic advert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// Whether the advert goes on to the engine.
+    pub fresh: bool,
+    /// The rule's verdict (for `follow`, what the daemon's own tables
+    /// said, before it deferred to the kernel).
+    pub verdict: Verdict,
+    /// Set when this advert shows a behaviour of its source that has not
+    /// been reported yet (the caller logs it, then calls
+    /// [`ReplayGuard::reported`]).
+    pub news: Option<PeerCounters>,
+}
+
+#[derive(Debug)]
+struct Source {
+    /// Counter of the last authentic advert from this source.
+    last: u64,
+    /// Whether that advert opened a stream.
+    opened: bool,
+    /// The behaviour last reported for this source.
+    reported: Option<PeerCounters>,
+    seen: u64,
+}
+
+/// Per instance: what the rule knows of each stream and each source.
 #[derive(Debug)]
 pub struct ReplayGuard {
-    /// stream → (newest value, when last seen in `tick`s).
-    streams: HashMap<u32, (u64, u64)>,
+    /// stream → (state, when last seen in `tick`s).
+    streams: HashMap<u32, (StreamState, u64)>,
+    sources: HashMap<Ipv4Addr, Source>,
     tick: u64,
     capacity: usize,
+    source_capacity: usize,
 }
 
 impl Default for ReplayGuard {
@@ -32,28 +111,106 @@ impl Default for ReplayGuard {
 impl ReplayGuard {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
+        Self::with_capacities(capacity, SOURCE_CAPACITY)
+    }
+
+    #[must_use]
+    pub fn with_capacities(streams: usize, sources: usize) -> Self {
         Self {
             streams: HashMap::new(),
+            sources: HashMap::new(),
             tick: 0,
-            capacity: capacity.max(1),
+            capacity: streams.max(1),
+            source_capacity: sources.max(1),
         }
     }
 
-    /// Whether an authentic advert's counter is fresh; a fresh one becomes
-    /// its stream's newest. Only call it for adverts whose digest verified:
-    /// a forged counter must never move the state.
-    pub fn admit(&mut self, counter: u64) -> bool {
-        self.tick += 1;
-        let stream = freshness::stream(counter);
-        let value = freshness::value(counter);
-        if let Some((last, seen)) = self.streams.get_mut(&stream) {
-            if !freshness::is_newer(value, *last) {
-                return false;
-            }
-            *last = value;
-            *seen = self.tick;
-            return true;
+    /// Judges an authentic advert that arrived at `now` (a monotonic
+    /// clock) and learns from it. Only call it for adverts whose digest
+    /// verified: a forged counter must never move the state.
+    pub fn admit(&mut self, src: Ipv4Addr, counter: u64, now: Duration) -> Admission {
+        self.apply(src, counter, now, false)
+    }
+
+    /// Learns from an advert the XDP program has already judged fresh
+    /// (module docs): where the daemon's tables disagree, they take the
+    /// kernel's side. The kernel remembers dropped adverts the daemon never
+    /// sees, so it can pass a repeat the daemon's tables would call a
+    /// replay; the stream is then REPEATING, as in the kernel.
+    pub fn follow(&mut self, src: Ipv4Addr, counter: u64, now: Duration) -> Admission {
+        self.apply(src, counter, now, true)
+    }
+
+    /// Records that `behaviour` of `src` has been logged.
+    pub fn reported(&mut self, src: Ipv4Addr, behaviour: PeerCounters) {
+        if let Some(source) = self.sources.get_mut(&src) {
+            source.reported = Some(behaviour);
         }
+    }
+
+    fn apply(&mut self, src: Ipv4Addr, counter: u64, now: Duration, follow: bool) -> Admission {
+        let now_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        self.tick += 1;
+        let tick = self.tick;
+        let stream = freshness::stream(counter);
+        let state = self.streams.get(&stream).map(|(state, _)| *state);
+        let (source_last, previous_opened) = self
+            .sources
+            .get(&src)
+            .map_or((None, false), |s| (Some(s.last), s.opened));
+        let octets = src.octets();
+        let mut judgement = freshness::judge(state, counter, octets, source_last, now_ns);
+        let verdict = judgement.verdict;
+        if follow && !judgement.fresh() {
+            // The kernel passed it, so to the kernel it was a repeat.
+            judgement = freshness::judge(state, counter, octets, Some(counter), now_ns);
+        }
+        let fresh = follow || judgement.fresh();
+        if let Some(next) = judgement.next {
+            if state.is_none() {
+                self.make_room_for_stream();
+            }
+            self.streams.insert(stream, (next, tick));
+        } else if let Some((_, seen)) = self.streams.get_mut(&stream) {
+            *seen = tick;
+        }
+
+        let opened = matches!(judgement.verdict, Verdict::Opened);
+        let shown = match judgement.verdict {
+            Verdict::Repeated => Some(PeerCounters::FixedCookie),
+            Verdict::Advanced => Some(PeerCounters::Advancing),
+            Verdict::Opened if previous_opened => Some(PeerCounters::RandomPerAdvert),
+            Verdict::Counted => Some(PeerCounters::Counting),
+            Verdict::Unprotected
+                if state.is_some_and(|s| {
+                    s.class == freshness::REPEATING && s.value != freshness::value(counter)
+                }) =>
+            {
+                Some(PeerCounters::Counting)
+            }
+            _ => None,
+        };
+        if !self.sources.contains_key(&src) {
+            self.make_room_for_source();
+        }
+        let entry = self.sources.entry(src).or_insert(Source {
+            last: counter,
+            opened,
+            reported: None,
+            seen: tick,
+        });
+        entry.last = counter;
+        entry.opened = opened;
+        entry.seen = tick;
+        let news = shown.filter(|b| fresh && entry.reported != Some(*b));
+        Admission {
+            fresh,
+            verdict,
+            news,
+        }
+    }
+
+    fn make_room_for_stream(&mut self) {
         if self.streams.len() >= self.capacity
             && let Some(oldest) = self
                 .streams
@@ -63,8 +220,18 @@ impl ReplayGuard {
         {
             self.streams.remove(&oldest);
         }
-        self.streams.insert(stream, (value, self.tick));
-        true
+    }
+
+    fn make_room_for_source(&mut self) {
+        if self.sources.len() >= self.source_capacity
+            && let Some(oldest) = self
+                .sources
+                .iter()
+                .min_by_key(|(_, s)| s.seen)
+                .map(|(src, _)| *src)
+        {
+            self.sources.remove(&oldest);
+        }
     }
 
     /// Streams currently remembered.
@@ -77,48 +244,19 @@ impl ReplayGuard {
     pub fn is_empty(&self) -> bool {
         self.streams.is_empty()
     }
+
+    /// Sources currently remembered.
+    #[must_use]
+    pub fn sources(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// The class of a stream (`carp_common::freshness::FRESH`…), if known.
+    #[must_use]
+    pub fn class(&self, stream: u32) -> Option<u8> {
+        self.streams.get(&stream).map(|(state, _)| state.class)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use carp_common::freshness::{VALUE_MASK, counter};
-
-    #[test]
-    fn a_stream_only_moves_forward() {
-        let mut guard = ReplayGuard::default();
-        assert!(guard.admit(counter(7, 100)));
-        assert!(!guard.admit(counter(7, 100)), "the same advert again");
-        assert!(!guard.admit(counter(7, 99)), "an older one");
-        assert!(
-            guard.admit(counter(7, 5_000)),
-            "a jump ahead (adverts missed)"
-        );
-        assert!(!guard.admit(counter(7, 101)), "older than the jump");
-        // Another stream (another sender, or a restart) has its own state.
-        assert!(guard.admit(counter(8, 1)));
-        assert!(guard.admit(counter(8, 2)));
-    }
-
-    #[test]
-    fn values_wrap_around() {
-        let mut guard = ReplayGuard::default();
-        assert!(guard.admit(counter(3, VALUE_MASK - 1)));
-        assert!(guard.admit(counter(3, VALUE_MASK)));
-        assert!(guard.admit(counter(3, 0)));
-        assert!(guard.admit(counter(3, 1)));
-        assert!(!guard.admit(counter(3, VALUE_MASK)), "from before the wrap");
-    }
-
-    #[test]
-    fn the_least_recently_seen_stream_is_forgotten_first() {
-        let mut guard = ReplayGuard::new(2);
-        assert!(guard.admit(counter(1, 10)));
-        assert!(guard.admit(counter(2, 10)));
-        assert!(guard.admit(counter(1, 11))); // stream 1 seen again
-        assert!(guard.admit(counter(3, 10))); // evicts stream 2
-        assert_eq!(guard.len(), 2);
-        assert!(!guard.admit(counter(1, 11)), "stream 1 is still known");
-        assert!(guard.admit(counter(2, 10)), "stream 2 was forgotten");
-    }
-}
+mod tests;

@@ -136,9 +136,9 @@ pub struct VhidSettings<'a> {
     /// ring, 0 for no limit; the daemon uses
     /// [`carp_common::RING_BUDGET_PER_SECOND`].
     pub ring_budget: u32,
-    /// Drop adverts whose counter is not newer than the last one seen in
-    /// its stream (`replayed`; docs/xdp.md, "Freshness"). Takes effect only
-    /// with `hmac`.
+    /// Drop authentic adverts the freshness rule calls replays
+    /// (`replayed`; docs/xdp.md, "Freshness"). Takes effect only with
+    /// `hmac`.
     pub reject_replays: bool,
 }
 
@@ -178,8 +178,7 @@ pub struct XdpCounters {
     pub bad_digest: u64,
     /// Dropped: valid, but over the instance's ring budget.
     pub over_budget: u64,
-    /// Dropped: authentic, but its counter is not newer than the last one
-    /// seen in its stream (a replay).
+    /// Dropped: authentic, but a replay by the freshness rule.
     pub replayed: u64,
 }
 

@@ -869,7 +869,9 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
 /// the benchmark's baselines are built into an object of their own.
 #[test]
 fn daemon_object_holds_only_the_xcarp_program() {
-    use carp_common::{MAP_COUNTERS, MAP_EVENTS, MAP_REPLAY_STATE, MAP_VHIDS, XDP_PROGRAM_NAME};
+    use carp_common::{
+        MAP_COUNTERS, MAP_EVENTS, MAP_REPLAY_SOURCES, MAP_REPLAY_STATE, MAP_VHIDS, XDP_PROGRAM_NAME,
+    };
 
     if setup().is_none() {
         return;
@@ -888,6 +890,7 @@ fn daemon_object_holds_only_the_xcarp_program() {
         [
             MAP_COUNTERS,
             MAP_EVENTS,
+            MAP_REPLAY_SOURCES,
             MAP_REPLAY_STATE,
             "RING_BUDGETS",
             "SHA1_SCHEDULE",
@@ -1081,60 +1084,115 @@ fn ring_budget_bounds_one_instance_and_spares_the_others() {
     assert_eq!(after.accepted - before.accepted, 300);
 }
 
-/// docs/xdp.md, "Freshness": behind the kernel's HMAC check, an authentic
-/// advert whose counter is not newer than the last of its stream is dropped
-/// as `replayed`; streams and instances keep separate state, values wrap,
-/// and neither a forged counter nor an instance without the kernel HMAC
-/// teaches the program anything.
-#[test]
-fn replayed_adverts_are_dropped_after_the_digest_check() {
-    use carp_common::freshness::{VALUE_MASK, counter as compose};
-    use xcarp::auth::CarpAuth;
+/// Frames for the freshness tests: adverts of VHID 42 (and 43) under the
+/// kernel's HMAC check with replays rejected.
+struct Freshness {
+    auth_42: xcarp::auth::CarpAuth,
+    auth_43: xcarp::auth::CarpAuth,
+    reader: xcarp::xdp::AdvertReader,
+}
 
-    let vip = Ipv4Addr::new(192, 0, 2, 252);
-    let auth_42 = CarpAuth::new(b"love", VHID, &[vip]).expect("valid password");
-    let auth_43 = CarpAuth::new(b"love", 43, &[vip]).expect("valid password");
-    let Some(mut xdp) = setup() else { return };
-    for (vhid, auth) in [(VHID, &auth_42), (43, &auth_43)] {
-        xdp.configure_vhid(VhidSettings {
-            vhid,
-            hmac: auth.kernel_hmac(),
-            reject_replays: true,
-            ..fixture_settings()
-        })
-        .expect("configure");
+impl Freshness {
+    fn new(xdp: &mut XdpAttachment) -> Self {
+        use xcarp::auth::CarpAuth;
+        let vip = Ipv4Addr::new(192, 0, 2, 252);
+        let this = Self {
+            auth_42: CarpAuth::new(b"love", VHID, &[vip]).expect("valid password"),
+            auth_43: CarpAuth::new(b"love", 43, &[vip]).expect("valid password"),
+            reader: xdp_common::reader(xdp),
+        };
+        for (vhid, auth) in [(VHID, &this.auth_42), (43, &this.auth_43)] {
+            xdp.configure_vhid(VhidSettings {
+                vhid,
+                hmac: auth.kernel_hmac(),
+                reject_replays: true,
+                ..fixture_settings()
+            })
+            .expect("configure");
+        }
+        this
     }
-    let advert = |vhid: u8, auth: &CarpAuth, counter: u64| {
+
+    /// An authentic advert of VHID 42 from `src`.
+    fn advert(&self, src: Ipv4Addr, counter: u64) -> Vec<u8> {
+        self.advert_for(VHID, src, counter)
+    }
+
+    fn advert_for(&self, vhid: u8, src: Ipv4Addr, counter: u64) -> Vec<u8> {
+        let auth = if vhid == VHID {
+            &self.auth_42
+        } else {
+            &self.auth_43
+        };
         let mut carp = Carp::advert(vhid);
         carp.counter = counter;
         carp.md = auth.digest(counter);
-        Frame::carp(PEER, GROUP, carp).build()
-    };
-    let mut reader = xdp_common::reader(&mut xdp);
-    let mut accepted = |xdp: &mut XdpAttachment, frame: &[u8]| {
-        run(xdp, frame, XDP_DROP, Some(counter::ACCEPTED));
-        assert!(reader.try_next().expect("ring").is_some(), "a record");
-    };
-    let replayed = |xdp: &XdpAttachment, frame: &[u8]| {
-        run(xdp, frame, XDP_DROP, Some(counter::REPLAYED));
-    };
+        Frame::carp(src, GROUP, carp).build()
+    }
 
-    let first = advert(VHID, &auth_42, compose(5, 100));
-    accepted(&mut xdp, &first);
-    replayed(&xdp, &first);
-    replayed(&xdp, &advert(VHID, &auth_42, compose(5, 99)));
-    accepted(&mut xdp, &advert(VHID, &auth_42, compose(5, 101)));
-    // A jump ahead (adverts missed) is fine; what it passed is now old.
-    accepted(&mut xdp, &advert(VHID, &auth_42, compose(5, 9_000)));
-    replayed(&xdp, &advert(VHID, &auth_42, compose(5, 102)));
-    // Another stream: a restarted or another sender.
-    accepted(&mut xdp, &advert(VHID, &auth_42, compose(6, 1)));
+    /// Runs `frame`, which must be accepted (and leave a record), or else
+    /// be dropped as `replayed`.
+    fn fresh(&mut self, xdp: &XdpAttachment, frame: &[u8], accepted: bool) {
+        if accepted {
+            run(xdp, frame, XDP_DROP, Some(counter::ACCEPTED));
+            assert!(self.reader.try_next().expect("ring").is_some(), "a record");
+        } else {
+            run(xdp, frame, XDP_DROP, Some(counter::REPLAYED));
+        }
+    }
+}
+
+/// Longer than the kernel's rule needs to judge a stream's growth
+/// (`carp_common::freshness::MIN_SPAN_NS`).
+const CLOCK_SPAN: std::time::Duration = std::time::Duration::from_millis(600);
+
+/// docs/xdp.md, "Freshness": a stream whose values advance like xcarp's
+/// clock is protected from its second advert on; after that its repeats
+/// and old values are dropped as `replayed`, from any source, and no
+/// number of repeats downgrades it. Streams and instances keep separate
+/// state, values wrap, and neither a forged counter nor an instance without
+/// the kernel HMAC teaches the program anything.
+#[test]
+fn an_advancing_stream_is_protected_and_never_downgraded() {
+    use carp_common::freshness::{VALUE_MASK, counter as compose};
+
+    let Some(mut xdp) = setup() else { return };
+    let mut f = Freshness::new(&mut xdp);
+    let other = Ipv4Addr::new(192, 0, 2, 3);
+
+    let first = f.advert(PEER, compose(5, 100_000));
+    f.fresh(&xdp, &first, true);
+    std::thread::sleep(CLOCK_SPAN);
+    let second = f.advert(PEER, compose(5, 110_000));
+    f.fresh(&xdp, &second, true);
+    // Protected: the same advert again, twice in a row from its source
+    // (what a fixed cookie would look like), older ones, from any source.
+    for _ in 0..3 {
+        f.fresh(&xdp, &second, false);
+        f.fresh(&xdp, &second, false);
+        f.fresh(&xdp, &first, false);
+        f.fresh(&xdp, &f.advert(other, compose(5, 110_000)), false);
+        f.fresh(&xdp, &f.advert(other, compose(5, 99)), false);
+    }
+    // Still protected, still moving on: newer values pass, a jump too
+    // (adverts missed).
+    f.fresh(&xdp, &f.advert(PEER, compose(5, 111_000)), true);
+    f.fresh(&xdp, &f.advert(PEER, compose(5, 118_000)), true);
+    f.fresh(&xdp, &f.advert(PEER, compose(5, 112_000)), false);
+    // A ucarp node continuing it (another source, + 1) passes.
+    f.fresh(&xdp, &f.advert(other, compose(5, 118_001)), true);
+    // An advert overtaken by that continuation passes, once.
+    let late = f.advert(PEER, compose(5, 117_990));
+    f.fresh(&xdp, &late, true);
+    f.fresh(&xdp, &late, false);
     // The same advert for another instance is that instance's first.
-    accepted(&mut xdp, &advert(43, &auth_43, compose(5, 100)));
+    f.fresh(&xdp, &f.advert_for(43, PEER, compose(5, 110_000)), true);
     // Across the 40-bit wrap.
-    accepted(&mut xdp, &advert(VHID, &auth_42, compose(7, VALUE_MASK)));
-    accepted(&mut xdp, &advert(VHID, &auth_42, compose(7, 0)));
-    replayed(&xdp, &advert(VHID, &auth_42, compose(7, VALUE_MASK)));
+    f.fresh(&xdp, &f.advert(PEER, compose(7, VALUE_MASK - 4_999)), true);
+    std::thread::sleep(CLOCK_SPAN);
+    f.fresh(&xdp, &f.advert(PEER, compose(7, 5_000)), true);
+    f.fresh(&xdp, &f.advert(PEER, compose(7, VALUE_MASK - 4_999)), false);
+    f.fresh(&xdp, &f.advert(PEER, compose(7, 6_000)), true);
     // A forged advert far ahead in stream 5 is dropped for its digest and
     // does not move the stream: the next authentic one still passes.
     let mut forged = Carp::advert(VHID);
@@ -1145,17 +1203,17 @@ fn replayed_adverts_are_dropped_after_the_digest_check() {
         XDP_DROP,
         Some(counter::BAD_DIGEST),
     );
-    accepted(&mut xdp, &advert(VHID, &auth_42, compose(5, 9_001)));
+    f.fresh(&xdp, &f.advert(PEER, compose(5, 118_100)), true);
 
     // Without the option (ucarp's behaviour) a replay is accepted again.
     xdp.configure_vhid(VhidSettings {
-        hmac: auth_42.kernel_hmac(),
+        hmac: f.auth_42.kernel_hmac(),
         reject_replays: false,
         ..fixture_settings()
     })
     .expect("reconfigure");
-    accepted(&mut xdp, &first);
-    accepted(&mut xdp, &first);
+    f.fresh(&xdp, &second, true);
+    f.fresh(&xdp, &second, true);
     // Nor without the kernel's HMAC check: the daemon then checks both.
     xdp.configure_vhid(VhidSettings {
         hmac: None,
@@ -1163,6 +1221,99 @@ fn replayed_adverts_are_dropped_after_the_digest_check() {
         ..fixture_settings()
     })
     .expect("reconfigure");
-    accepted(&mut xdp, &first);
-    accepted(&mut xdp, &first);
+    f.fresh(&xdp, &second, true);
+    f.fresh(&xdp, &second, true);
+}
+
+/// OpenBSD sends one fixed cookie in every advert: every one of them is
+/// accepted, and a ucarp node continuing the cookie (cookie + 1, + 2…)
+/// neither is dropped nor makes the cookie a replay.
+#[test]
+fn a_fixed_cookie_is_accepted_every_time() {
+    let Some(mut xdp) = setup() else { return };
+    let mut f = Freshness::new(&mut xdp);
+    let cookie = 0x7a3c_91d0_5eed_c00c;
+    let openbsd = f.advert(PEER, cookie);
+    for _ in 0..20 {
+        f.fresh(&xdp, &openbsd, true);
+    }
+    let ucarp = Ipv4Addr::new(192, 0, 2, 3);
+    std::thread::sleep(CLOCK_SPAN);
+    for i in 1..=3 {
+        f.fresh(&xdp, &f.advert(ucarp, cookie + i), true);
+        f.fresh(&xdp, &openbsd, true);
+    }
+}
+
+/// A ucarp node continuing an OpenBSD cookie, heard before the cookie
+/// itself (this node started while the ucarp node was master): it counts
+/// up by one per advert, which never protects a stream, so the cookie
+/// passes when its sender is master again.
+#[test]
+fn a_cookie_heard_after_its_continuation_is_accepted() {
+    let Some(mut xdp) = setup() else { return };
+    let mut f = Freshness::new(&mut xdp);
+    let cookie = 0x1c00_c1e5_0000_0100;
+    let ucarp = Ipv4Addr::new(192, 0, 2, 3);
+    for i in 1..=3 {
+        f.fresh(&xdp, &f.advert(ucarp, cookie + i), true);
+        std::thread::sleep(CLOCK_SPAN);
+    }
+    let openbsd = f.advert(PEER, cookie);
+    for _ in 0..5 {
+        f.fresh(&xdp, &openbsd, true);
+    }
+}
+
+/// ucarp and FreeBSD before they hear a peer: a new random counter in
+/// every advert, each accepted; a recording of several of them sent again
+/// in a cycle (scenario 16's attack) is dropped every time. A FreeBSD node
+/// counting up by one from a random start is accepted too.
+#[test]
+fn random_counters_are_accepted_and_a_recording_of_them_is_not() {
+    let Some(mut xdp) = setup() else { return };
+    let mut f = Freshness::new(&mut xdp);
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut recorded = Vec::new();
+    for _ in 0..10 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let frame = f.advert(PEER, rng);
+        f.fresh(&xdp, &frame, true);
+        recorded.push(frame);
+    }
+    for frame in recorded[5..].iter().cycle().take(25) {
+        f.fresh(&xdp, frame, false);
+    }
+    let freebsd = Ipv4Addr::new(192, 0, 2, 4);
+    let start = 0x00c0_ffee_0000_0000;
+    for i in 0..5 {
+        f.fresh(&xdp, &f.advert(freebsd, start + i), true);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A random counter (a ucarp node that has not heard a peer) that lands in
+/// a protected stream far ahead of its owner passes without carrying the
+/// stream there: the owner's next advert still passes, and the stream is
+/// still protected.
+#[test]
+fn a_random_counter_never_carries_a_protected_stream_ahead() {
+    use carp_common::freshness::counter as compose;
+
+    let Some(mut xdp) = setup() else { return };
+    let mut f = Freshness::new(&mut xdp);
+    let ucarp = Ipv4Addr::new(192, 0, 2, 3);
+    f.fresh(&xdp, &f.advert(PEER, compose(9, 100_000)), true);
+    std::thread::sleep(CLOCK_SPAN);
+    let protected = f.advert(PEER, compose(9, 101_000));
+    f.fresh(&xdp, &protected, true);
+    f.fresh(
+        &xdp,
+        &f.advert(ucarp, compose(9, 100_000 + (1 << 38))),
+        true,
+    );
+    f.fresh(&xdp, &f.advert(PEER, compose(9, 102_000)), true);
+    f.fresh(&xdp, &protected, false);
 }

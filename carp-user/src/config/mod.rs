@@ -158,8 +158,8 @@ pub struct Instance {
     pub xdp_mode: XdpMode,
     pub tie_break: TieBreak,
     /// Number adverts in a stream of our own and drop received adverts
-    /// that are not newer than the last of their stream (docs/xdp.md,
-    /// "Freshness"); false: ucarp's counters, no check.
+    /// that are replays by the freshness rule (docs/xdp.md, "Freshness");
+    /// false: ucarp's counters, no check.
     pub replay_protection: bool,
     /// Commands whose failure demotes the instance (docs/config.md,
     /// "Health checks"); unique by name. Only the file sets them.

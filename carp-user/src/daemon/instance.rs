@@ -208,6 +208,9 @@ pub struct Instance {
     malformed_log: RateLimited,
     disagreement_log: RateLimited,
     replay_log: RateLimited,
+    /// What each peer's counters show (`replay::PeerCounters`), once per
+    /// peer and behaviour.
+    peer_log: RateLimited,
 }
 
 const TIMERS: [Timer; 2] = [Timer::MasterDown, Timer::Advert];
@@ -249,6 +252,7 @@ impl Instance {
             malformed_log: RateLimited::new(Duration::from_secs(1)),
             disagreement_log: RateLimited::new(Duration::from_secs(1)),
             replay_log: RateLimited::new(Duration::from_secs(1)),
+            peer_log: RateLimited::new(Duration::from_secs(1)),
         }
     }
 
@@ -329,9 +333,12 @@ impl Instance {
                 );
             }
         }
+        // The kernel judged freshness itself (docs/xdp.md, "Freshness").
+        let kernel_fresh = kernel_hmac && self.spec.replay_protection;
         self.on_verdict(
             now,
             verdict.map(|header| (src, ReceivedAdvert::from_header(&header, src))),
+            kernel_fresh,
             out,
         );
     }
@@ -342,32 +349,53 @@ impl Instance {
         self.on_verdict(
             now,
             verdict.map(|packet| (packet.src, ReceivedAdvert::from_packet(&packet))),
+            false,
             out,
         );
     }
 
     /// Feeds an authentic, fresh advert to the engine; counts and
-    /// (rate-limited) logs a rejected one.
+    /// (rate-limited) logs a rejected one. `kernel_fresh`: the XDP program
+    /// has already applied the freshness rule, and the daemon follows it
+    /// (`replay` module).
     fn on_verdict(
         &mut self,
         now: engine::Instant,
         verdict: Result<(Ipv4Addr, ReceivedAdvert), RxError>,
+        kernel_fresh: bool,
         out: &Output<'_>,
     ) {
         let err = match verdict {
             Ok((src, advert)) => {
-                if let Some(guard) = &mut self.replay_guard
-                    && !guard.admit(advert.counter)
-                {
-                    self.stats.replayed += 1;
-                    if let Some(suppressed) = self.replay_log.check(Instant::now()) {
-                        tracing::warn!(
-                            "Replayed advert from {src} dropped: its counter is not newer than \
-                             the last one of its stream{}",
+                if let Some(guard) = &mut self.replay_guard {
+                    let admission = if kernel_fresh {
+                        guard.follow(src, advert.counter, now)
+                    } else {
+                        guard.admit(src, advert.counter, now)
+                    };
+                    if let Some(behaviour) = admission.news
+                        && let Some(suppressed) = self.peer_log.check(Instant::now())
+                    {
+                        tracing::info!(
+                            "{}: peer {src} {}{}",
+                            self.spec.name,
+                            behaviour.describe(),
                             suppressed_note(suppressed)
                         );
+                        guard.reported(src, behaviour);
                     }
-                    return;
+                    if !admission.fresh {
+                        self.stats.replayed += 1;
+                        if let Some(suppressed) = self.replay_log.check(Instant::now()) {
+                            tracing::warn!(
+                                "Replayed advert from {src} dropped: its counter was seen before \
+                                 (an old value of a protected stream, or a repeat of an advert \
+                                 its sender has moved on from){}",
+                                suppressed_note(suppressed)
+                            );
+                        }
+                        return;
+                    }
                 }
                 self.stats.adverts_received += 1;
                 self.last_heard = Some((src, Instant::now()));

@@ -1071,8 +1071,8 @@ impl Daemon {
         if new > 0 {
             self.kernel_replays_reported = counters.replayed;
             tracing::warn!(
-                "Replayed adverts - {new} authentic advert(s) whose counter was not newer than \
-                 the last of its stream dropped by the XDP program since the last report"
+                "Replayed adverts - {new} authentic advert(s) whose counter was seen before in \
+                 its stream dropped by the XDP program since the last report"
             );
         }
     }

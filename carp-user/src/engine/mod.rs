@@ -257,12 +257,7 @@ impl Engine {
         if !self.link_up {
             return;
         }
-        // §1: a valid advert ends the random counters; ours continue from
-        // the peer's. A sequenced stream is ours alone: never adopted.
-        if self.config.counters == CounterScheme::Ucarp {
-            self.random_counter = false;
-            self.counter = advert.counter;
-        }
+        self.hear_counter(advert.counter);
 
         // ucarp compares with the suppressed skew on receive, too.
         let local = self.advert_interval();
@@ -558,10 +553,38 @@ impl Engine {
         });
     }
 
+    /// §1: a valid advert ends the random counters; ours continue from the
+    /// peer's. A sequenced stream is ours alone and never adopted, but a
+    /// node continuing it (ucarp, FreeBSD) sends our last value + 1, which
+    /// is what we would send next within the same millisecond: our next
+    /// value goes past what we heard in our stream, so no two adverts carry
+    /// one counter (docs/xdp.md, "Freshness"). Only values a clock could
+    /// have reached count, not a random counter that landed in the stream.
+    fn hear_counter(&mut self, counter: u64) {
+        if self.config.counters.adopts() {
+            self.random_counter = false;
+            self.counter = counter;
+        } else if matches!(self.config.counters, CounterScheme::Sequenced { .. })
+            && self.counter != 0
+            && freshness::stream(counter) == self.stream
+        {
+            let ahead = freshness::value(counter).wrapping_sub(freshness::value(self.counter))
+                & freshness::VALUE_MASK;
+            if ahead != 0 && ahead <= freshness::CLOCK_SLACK {
+                self.counter = counter;
+            }
+        }
+    }
+
     fn next_counter(&mut self, now: Instant) -> u64 {
         match self.config.counters {
             CounterScheme::Ucarp if self.random_counter => self.rng.random(),
             CounterScheme::Ucarp => self.counter.wrapping_add(1),
+            // Drawn once (never 0, which means "none sent yet"), then kept.
+            CounterScheme::FixedCookie if self.counter == 0 => self.rng.random::<u64>().max(1),
+            CounterScheme::FixedCookie => self.counter,
+            CounterScheme::RandomStart if self.counter == 0 => self.rng.random::<u64>().max(1),
+            CounterScheme::RandomStart => self.counter.wrapping_add(1),
             CounterScheme::Sequenced { wall_ms_at_zero } => {
                 let elapsed_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
                 let clock = wall_ms_at_zero.wrapping_add(elapsed_ms) & freshness::VALUE_MASK;

@@ -98,6 +98,8 @@ struct Node {
     guard: Option<ReplayGuard>,
     /// Authentic adverts its guard dropped.
     replays_dropped: usize,
+    /// Of those, the ones a node sent (not injected): (sender, counter).
+    legitimate_dropped: Vec<(usize, u64)>,
     src: Ipv4Addr,
     alive: bool,
     /// Armed deadlines; a popped timer that no longer matches is stale.
@@ -168,6 +170,7 @@ impl Sim {
                 engine: Engine::new(spec.config.clone(), spec.seed),
                 guard: spec.reject_replays.then(ReplayGuard::default),
                 replays_dropped: 0,
+                legitimate_dropped: Vec::new(),
                 src: spec.config.src_ip,
                 alive: true,
                 master_down: None,
@@ -261,6 +264,21 @@ impl Sim {
     #[must_use]
     pub fn replays_dropped(&self, node: usize) -> usize {
         self.nodes.get(node).map_or(0, |n| n.replays_dropped)
+    }
+
+    /// Adverts sent by a node (not injected) that `node`'s replay guard
+    /// dropped, as (sender, counter): legitimate adverts taken for replays.
+    #[must_use]
+    pub fn legitimate_dropped(&self, node: usize) -> &[(usize, u64)] {
+        self.nodes.get(node).map_or(&[], |n| &n.legitimate_dropped)
+    }
+
+    /// The class (`carp_common::freshness::FRESH`…) a node's replay guard
+    /// gives the stream of `counter`, if it knows it.
+    #[must_use]
+    pub fn stream_class(&self, node: usize, counter: u64) -> Option<u8> {
+        let guard = self.nodes.get(node)?.guard.as_ref()?;
+        guard.class(carp_common::freshness::stream(counter))
     }
 
     /// Makes the node's frame writes fail (or succeed again).
@@ -358,9 +376,10 @@ impl Sim {
                 self.feed(node, Event::TimerFired(timer));
             }
             What::Deliver { to, frame_index } => {
-                let Some((_, frame)) = self.frames.get(frame_index) else {
+                let Some((sender, frame)) = self.frames.get(frame_index) else {
                     return;
                 };
+                let sender = *sender;
                 let Some(receiver) = self.nodes.get(to) else {
                     return;
                 };
@@ -381,9 +400,12 @@ impl Sim {
                 if let Some(n) = self.nodes.get_mut(to)
                     && n.alive
                     && let Some(guard) = &mut n.guard
-                    && !guard.admit(advert.counter)
+                    && !guard.admit(advert.src_ip, advert.counter, self.now).fresh
                 {
                     n.replays_dropped += 1;
+                    if let Some(sender) = sender {
+                        n.legitimate_dropped.push((sender, advert.counter));
+                    }
                     return;
                 }
                 self.feed(to, Event::Advert(advert));

@@ -65,14 +65,32 @@ pub enum CounterScheme {
     Ucarp,
     /// xcarp's: a random stream id drawn at start in the top 24 bits, and
     /// a 40-bit value that only grows: the wall clock in milliseconds,
-    /// or the last value + 1 when the clock has not moved on. Receivers can
-    /// then drop any advert not newer than the last of its stream.
+    /// or the last value + 1 when the clock has not moved on. Receivers see
+    /// it advance like a clock and drop any advert of it that is not newer
+    /// (docs/xdp.md, "Freshness").
     Sequenced {
         /// Wall-clock time (milliseconds since the Unix epoch) at the
         /// engine's `Instant` zero; the value is that plus the engine's
         /// monotonic time, so a wall-clock step never makes it go back.
         wall_ms_at_zero: u64,
     },
+    /// OpenBSD's carp(4): one random "replay cookie" drawn at start, the
+    /// same in every advert, never adopted (docs/protocol.md §8). For the
+    /// simulator's peers; xcarp never sends it.
+    FixedCookie,
+    /// A FreeBSD variant: one random counter drawn at start, then + 1 per
+    /// advert, adopting received counters as ucarp does. For the
+    /// simulator's peers.
+    RandomStart,
+}
+
+impl CounterScheme {
+    /// Whether a received valid advert's counter becomes ours (ucarp's and
+    /// FreeBSD's "adopt, then + 1", §1).
+    #[must_use]
+    pub fn adopts(self) -> bool {
+        matches!(self, Self::Ucarp | Self::RandomStart)
+    }
 }
 
 /// One virtual host's settings, as ucarp's command line gives them.

@@ -472,7 +472,7 @@ pub fn render_prometheus(snapshot: &Snapshot) -> String {
         ),
         (
             "xcarp_replays_dropped_total",
-            "Authentic adverts the daemon dropped as replays (counter not newer than the last of its stream); the XDP program's are in xcarp_xdp_frames_total{reason=\"replayed\"}.",
+            "Authentic adverts the daemon dropped as replays (docs/xdp.md, Freshness); the XDP program's are in xcarp_xdp_frames_total{reason=\"replayed\"}.",
             |i| i.counters.replayed,
         ),
         (

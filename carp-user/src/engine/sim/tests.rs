@@ -450,4 +450,5 @@ fn deadratio_one_flaps_under_jitter_with_equal_intervals() {
     assert!(sim.transitions().len() > 4, "{:?}", sim.transitions());
 }
 
+mod peers;
 mod replay;
