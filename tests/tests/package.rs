@@ -439,6 +439,14 @@ fn run_the_unit(package: &mut Installed) {
         "{}",
         show("the address is still configured after the stop")
     );
+    // The backup's downscript at start has nothing to remove: the example
+    // scripts succeed then too (tests/tests/example_scripts.rs runs them
+    // on their own).
+    assert!(
+        !log.text().contains("exited with"),
+        "{}",
+        show("an example script failed")
+    );
 }
 
 #[test]
