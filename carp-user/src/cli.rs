@@ -201,8 +201,8 @@ pub struct Cli {
     pub tie_break: TieBreak,
 
     /// [xcarp] run the instances described by this configuration file
-    /// (docs/config.md) instead of one from the options above; only
-    /// --debug and --daemonize may go with it
+    /// (format: /usr/share/doc/xcarp/config.md.gz) instead of one from the
+    /// options above; only --debug and --daemonize may go with it
     #[arg(long = "config", value_name = "file")]
     pub config: Option<PathBuf>,
 
@@ -252,7 +252,7 @@ pub enum Parsed {
 #[derive(Parser, Debug)]
 #[command(name = "xcarp check-config", version)]
 struct CheckConfigArgs {
-    /// the configuration file (docs/config.md)
+    /// the configuration file (format: /usr/share/doc/xcarp/config.md.gz)
     #[arg(value_name = "FILE")]
     file: PathBuf,
 }

@@ -1011,7 +1011,8 @@ fn render(dir: &Path, globals: &Globals, vips: &[Imported]) -> String {
     let _ = writeln!(
         out,
         "# Imported by `xcarp import-ucarp` from {}: one [[instance]] per vip-NNN.conf.\n\
-         # Check it with `xcarp check-config FILE`; docs/config.md describes every key.",
+         # Check it with `xcarp check-config FILE`; /usr/share/doc/xcarp/config.md.gz\n\
+         # describes every key.",
         dir.display()
     );
     let mut global = Vec::new();
