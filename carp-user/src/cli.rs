@@ -479,6 +479,9 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Settings,
     for (option, script) in [("--upscript", &upscript), ("--downscript", &downscript)] {
         if let Some(path) = script {
             check_script(option, path)?;
+            for warning in crate::config::exposure::script_exposure(path) {
+                warnings.push(format!("{warning} ({option})"));
+            }
         }
     }
     let instance = Instance {

@@ -425,6 +425,39 @@ fn check_config_exits_1_with_every_error_and_its_line() {
 }
 
 #[test]
+fn check_config_warns_about_what_others_could_change_or_reach() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("exposure");
+    write(&dir.join("up"), "#!/bin/sh\n", 0o777);
+    let config = dir.join("xcarp.toml");
+    write(
+        &config,
+        "[global]\nmetrics_listen = \"0.0.0.0:9420\"\n\n[[instance]]\ninterface = \"eth0\"\n\
+         vhid = 1\naddresses = [\"10.99.1.201\"]\nsrcip = \"10.99.1.1\"\npassword = \"x\"\n\
+         upscript = \"up\"\n",
+        0o620,
+    );
+    let out = xcarp(&["check-config", path(&config)]);
+    assert_eq!(out.status.code(), Some(0), "warnings are not errors");
+    let err = stderr(&out);
+    let shown = config.display();
+    for needle in [
+        format!("xcarp: warning: {shown}: writable by its group (mode 0620)"),
+        format!("xcarp: warning: {shown}:2: key `metrics_listen`: 0.0.0.0:9420"),
+        format!("xcarp: warning: {shown}:10: key `upscript`"),
+    ] {
+        assert!(err.contains(&needle), "no {needle:?} in:\n{err}");
+    }
+    assert!(
+        err.contains("firewall") && err.contains("mode 0777), and run as root"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn subcommands_have_their_own_help() {
     if !needs_xcarp_bin() {
         return;

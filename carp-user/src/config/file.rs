@@ -248,7 +248,14 @@ fn parse(
     let settings = p.document(document.get_ref(), mode);
     if p.errors.is_empty() {
         let mut settings = settings;
-        settings.warnings = p.warnings;
+        // A [defaults] key is read once per instance: one warning.
+        let mut warnings: Vec<String> = Vec::new();
+        for warning in p.warnings {
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+        settings.warnings = warnings;
         Ok(settings)
     } else {
         Err(p.into_error())
@@ -399,6 +406,9 @@ impl Parser<'_> {
         }
         self.across_instances(&instances, &headers);
         if let Some(mode) = mode {
+            if let Some(warning) = super::exposure::writable_config(&self.file, mode) {
+                self.warnings.insert(0, warning);
+            }
             self.inline_password_readable(top, defaults, mode);
         }
         Settings {
@@ -442,7 +452,12 @@ impl Parser<'_> {
             && let Some(text) = self.string(f)
         {
             match text.parse::<SocketAddr>() {
-                Ok(addr) if addr.port() != 0 => global.metrics_listen = Some(addr),
+                Ok(addr) if addr.port() != 0 => {
+                    if let Some(warning) = super::exposure::metrics_exposure(addr) {
+                        self.warn(f.span().start, "metrics_listen", warning);
+                    }
+                    global.metrics_listen = Some(addr);
+                }
                 _ => self.key_error(
                     f,
                     format!(
@@ -1064,6 +1079,9 @@ impl Parser<'_> {
             if let Some(problem) = problem {
                 self.key_error(f, format!("{}: {problem}", path.display()));
                 return None;
+            }
+            for warning in super::exposure::script_exposure(&path) {
+                self.warn(f.span().start, f.key, warning);
             }
         }
         Some(path)

@@ -658,6 +658,57 @@ fn an_inline_password_in_a_file_others_can_read_gets_a_warning() {
 }
 
 #[test]
+fn what_others_could_change_or_reach_is_warned_about_never_refused() {
+    let dir = temp_dir("exposure");
+    write(&dir.join("up"), "#!/bin/sh\n", 0o775);
+    write(&dir.join("down"), "#!/bin/sh\n", 0o755);
+    let config = dir.join("xcarp.toml");
+    let two = format!(
+        "[global]\nmetrics_listen = \"0.0.0.0:9420\"\n\n[defaults]\nupscript = \"up\"\n\
+         downscript = \"down\"\n\n{}\n{}",
+        one(""),
+        one("")
+            .replace("vhid = 42", "vhid = 43")
+            .replace(".252", ".253")
+    );
+    write(&config, &two, 0o664);
+    let s = load(&config).unwrap();
+    let w = &s.warnings;
+    assert_eq!(w.len(), 4, "{w:#?}");
+    assert!(
+        w[0].starts_with(&format!(
+            "{}: writable by its group (mode 0664)",
+            config.display()
+        )),
+        "{w:#?}"
+    );
+    assert!(
+        w[1].contains(":2: key `metrics_listen`: 0.0.0.0:9420 (every address of the host) is not a loopback address"),
+        "{w:#?}"
+    );
+    // Read for both instances, said once.
+    assert!(
+        w[2].contains(":5: key `upscript`")
+            && w[2].contains("writable by its group (mode 0775), and run as root"),
+        "{w:#?}"
+    );
+    assert!(
+        w[3].contains("key `password`") && w[3].contains("readable"),
+        "{w:#?}"
+    );
+
+    write(&dir.join("up"), "#!/bin/sh\n", 0o755);
+    write(
+        &config,
+        &two.replace("0.0.0.0:9420", "127.0.0.1:9420"),
+        0o600,
+    );
+    let s = load(&config).unwrap();
+    assert!(s.warnings.is_empty(), "{:#?}", s.warnings);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn only_regular_files_of_bounded_size_are_read() {
     let e = load(Path::new("/dev/zero")).unwrap_err().to_string();
     assert!(e.contains("not a regular file"), "{e}");
