@@ -18,6 +18,12 @@
 //! means what it meant to ucarp, and a later option overrides an earlier one
 //! as it did. Whatever cannot be carried over is reported as a warning with
 //! its file and line; nothing is dropped silently.
+//!
+//! The files are read without running them ([`shell`]: a file with any
+//! line that is not plain assignments is refused, not read in part) and
+//! without ever blocking or reading without bound ([`files`]). A VIP file
+//! that cannot be imported is skipped with its reason, and the others are
+//! imported.
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,

@@ -236,9 +236,10 @@ impl Line<'_, '_> {
                 }
                 if export && self.peek().is_some_and(is_name_start) {
                     // `export NAME`: marks it for children, changes no value.
-                    let word = self.next_word();
-                    if word.bytes().all(is_name_byte) {
-                        self.i += word.len();
+                    let rest = &self.s[self.i..];
+                    let len = rest.iter().take_while(|b| is_name_byte(**b)).count();
+                    if matches!(rest.get(len), None | Some(b' ' | b'\t' | b';' | b'#')) {
+                        self.i += len;
                         continue;
                     }
                 }

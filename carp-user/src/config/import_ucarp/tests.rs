@@ -1,3 +1,5 @@
+use proptest::prelude::*;
+
 use super::*;
 use crate::config::{Settings, file::Checks};
 
@@ -670,4 +672,31 @@ fn files_that_cannot_be_read_are_skipped_without_blocking_and_the_rest_imported(
         "{e:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+proptest! {
+    /// Whatever a VIP file holds, the import answers (an instance or the
+    /// file skipped with a reason) and never panics.
+    #[test]
+    fn arbitrary_vip_files_never_panic(
+        lines in prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(vec![
+                    "VIP_ADDRESS=10.1.1.5", "PASSWORD=\"x y\"", "PASSFILE=rel", "ID=0x10",
+                    "OPTIONS=\"-P -k\"", "OPTIONS=-p", "UPSCRIPT=", "A=$B", "if", "ID=$$",
+                ]).prop_map(|s| s.as_bytes().to_vec()),
+                prop::collection::vec(any::<u8>(), 0..24),
+            ],
+            0..6,
+        )
+    ) {
+        let text = lines.join(&b'\n');
+        let vip = source_bytes("vip-001.conf", &text);
+        match convert(Some(&source("vip-common.conf", COMMON)), &[vip], Path::new("/etc/ucarp")) {
+            Ok(import) => {
+                round_trip(&import);
+            }
+            Err(e) => prop_assert!(!e.errors.is_empty()),
+        }
+    }
 }

@@ -1,5 +1,7 @@
 use std::path::Path;
 
+use proptest::prelude::*;
+
 use super::*;
 
 const WATCHED: [&str; 3] = ["OPTIONS", "PASSWORD", "VIP_ADDRESS"];
@@ -100,8 +102,9 @@ fn names_expand_from_the_variables_set_so_far() {
         notes[0].starts_with("/f:3: $UNSET is not set in these files"),
         "{notes:?}"
     );
-    // `export NAME` alone changes nothing.
-    assert!(read(b"export OPTIONS\nexport\n").unwrap().is_empty());
+    // `export NAME` alone changes nothing, whatever the name's length.
+    let long = format!("export OPTIONS {}\nexport\n", "N".repeat(100));
+    assert!(read(long.as_bytes()).unwrap().is_empty());
 }
 
 #[test]
@@ -202,4 +205,18 @@ fn comments_blank_lines_and_semicolons_are_fine() {
     assert_eq!(bytes(&env, "A"), b"1");
     assert_eq!(bytes(&env, "B"), b"2");
     assert_eq!(bytes(&env, "C"), b"3");
+}
+
+proptest! {
+    /// Whatever the bytes, the reader answers (variables or a refusal at a
+    /// line of the text) and never panics.
+    #[test]
+    fn arbitrary_bytes_never_panic(text in prop::collection::vec(
+        prop::sample::select(b"AZ_=$${}()'\"\\`;&|<># \t\n\r~:.-09\xe9".to_vec()),
+        0..200,
+    )) {
+        if let Err(r) = read(&text) {
+            prop_assert!(r.line >= 1 && r.line <= text.split(|b| *b == b'\n').count());
+        }
+    }
 }
