@@ -299,7 +299,8 @@ fn convert_read(
             format!("{}: no VIP to import (no vip-NNN.conf)", dir.display())
         } else {
             format!(
-                "{}: no VIP imported: none of its {vip_files} vip-NNN.conf could be",
+                "{}: no VIP imported: none of its {vip_files} vip-NNN.conf could be (each is \
+                 listed with the reason)",
                 dir.display()
             )
         };

@@ -83,7 +83,10 @@ pub fn source(
             let reason = if assigned.is_empty() {
                 reason
             } else {
-                format!("{reason} ({} from this line on)", assigned.join(", "))
+                format!(
+                    "{reason} (assigned from this line on: {})",
+                    assigned.join(", ")
+                )
             };
             return Err(Refusal {
                 line: index + 1,
