@@ -85,7 +85,7 @@ pub struct Cli {
 
     /// password (at most 19 bytes; visible in ps: prefer --passfile)
     #[arg(short = 'p', long = "pass", allow_hyphen_values = true, value_name = "pass",
-          value_parser = parse_password)]
+          value_parser = clap::builder::OsStringValueParser::new().map(parse_password))]
     pub pass: Option<Password>,
 
     /// read password from file (its first line)
@@ -618,9 +618,11 @@ fn parse_script_timeout(s: &str) -> Result<u64, String> {
 }
 
 /// `--pass`, kept in a [`Password`] so that even the parsed command line
-/// never shows it.
-fn parse_password(s: &str) -> Result<Password, String> {
-    Ok(Password::new(s.as_bytes()))
+/// never shows it. Its bytes as given, as ucarp takes them: a password
+/// that is not UTF-8 text (typed in Latin-1) is the same key.
+fn parse_password(s: OsString) -> Password {
+    use std::os::unix::ffi::OsStrExt as _;
+    Password::new(s.as_bytes())
 }
 
 fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {

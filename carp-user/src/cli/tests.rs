@@ -385,6 +385,18 @@ fn a_script_others_can_write_gets_a_warning() {
 }
 
 #[test]
+fn a_password_that_is_not_utf8_is_taken_as_bytes() {
+    use std::os::unix::ffi::OsStringExt as _;
+    let mut args: Vec<OsString> = BASE.iter().map(OsString::from).collect();
+    args.push("-p".into());
+    args.push(OsString::from_vec(b"\xe9t\xe9".to_vec()));
+    let Ok(Parsed::Run(settings)) = parse(args) else {
+        panic!("a Latin-1 password was refused")
+    };
+    assert_eq!(settings.instances[0].password.as_bytes(), b"\xe9t\xe9");
+}
+
+#[test]
 fn the_password_never_shows_in_debug_output() {
     let c = with_base(&["-p", "hunter2"]);
     let shown = format!("{c:?}");
