@@ -1,3 +1,3 @@
 #!/bin/sh
-# vip-up.sh
-exec ip addr add "$2"/32 dev "$1"
+# vip-up.sh: add the address; already there is success
+exec ip addr replace "$2"/32 dev "$1"

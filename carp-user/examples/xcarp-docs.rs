@@ -26,6 +26,24 @@ use xcarp::cli::Cli;
 /// The man page's NAME line.
 const SUMMARY: &str = "share a virtual IPv4 address between hosts with CARP (drop-in for ucarp)";
 
+/// The documents the package installs (xtask/src/package.rs), which the
+/// page points to: never the source tree's docs/, which an installed
+/// system does not have.
+const INSTALLED_DOCS: &[(&str, &str)] = &[
+    (
+        "/usr/share/doc/xcarp/README.md.gz",
+        "running xcarp, each option beside ucarp's, migrating from ucarp.",
+    ),
+    (
+        "/usr/share/doc/xcarp/config.md.gz",
+        "the configuration file, check-config, and import-ucarp: what it carries over from /etc/ucarp, what it skips and why.",
+    ),
+    (
+        "/usr/share/doc/xcarp/status.md.gz",
+        "xcarp status, its JSON, and the metrics endpoint.",
+    ),
+];
+
 /// The completion files, as Debian installs them (relative to the
 /// completions directory this program writes).
 const COMPLETIONS: &[(Shell, &str)] = &[
@@ -148,11 +166,11 @@ fn extra_sections() -> Roff {
         ),
         (
             "xcarp import-ucarp DIR [-o FILE]",
-            "converts ucarp's vip-common.conf and vip-NNN.conf (/etc/ucarp) into a configuration file, and reports what it cannot carry over.",
+            "converts ucarp's vip-common.conf and vip-NNN.conf (/etc/ucarp) into a configuration file, and reports what it cannot carry over. It runs no shell code: a VIP file it cannot read safely or evaluate exactly is skipped, with its line and the reason, and the others are imported.",
         ),
         (
             "xcarp status [--json | --prometheus] [--socket PATH]",
-            "shows each instance of the running daemon (state, master, counters), from its status socket, /run/xcarp/status.sock by default.",
+            "shows each instance of the running daemon (state, master, counters), from its status socket, /run/xcarp/status.sock by default. Only xcarp --config serves status; one run with ucarp's options logs its state on SIGUSR1.",
         ),
     ] {
         r.control("TP", []);
@@ -206,7 +224,11 @@ fn extra_sections() -> Roff {
         ("1", "a command-line error (the message names the option)."),
         (
             "2",
-            "a run-time failure: the interface is missing or disappeared, the XDP program could not be loaded, the receive path broke.",
+            "a run-time failure: the interface is missing or disappeared, the XDP program could not be loaded, the receive path broke; for xcarp status, the daemon could not be asked.",
+        ),
+        (
+            "3",
+            "import-ucarp wrote the configuration, but skipped some VIP files (each named above the summary, with the reason): it lacks their VIPs.",
         ),
     ] {
         r.control("TP", []);
@@ -236,10 +258,13 @@ fn extra_sections() -> Roff {
             "/usr/share/doc/xcarp/examples/",
             "a configuration file with every key, an instance configuration for xcarp@.service, and up/down scripts to start from.",
         ),
-    ] {
+    ]
+    .iter()
+    .chain(INSTALLED_DOCS)
+    {
         r.control("TP", []);
-        r.text([italic(file)]);
-        r.text([roman(what)]);
+        r.text([italic(*file)]);
+        r.text([roman(*what)]);
     }
 
     r.control("SH", ["SEE ALSO"]);
@@ -315,6 +340,13 @@ mod tests {
             );
         }
         assert!(roff_page.contains(env!("CARGO_PKG_VERSION")));
+        // An installed system has /usr/share/doc/xcarp, not the source
+        // tree's docs/.
+        assert!(!roff_page.contains("docs/"), "{page}");
+        for (doc, _) in INSTALLED_DOCS {
+            assert!(roff_page.contains(doc), "the man page lacks {doc}");
+        }
+        assert!(roff_page.contains("import-ucarp wrote the configuration, but skipped"));
     }
 
     #[test]

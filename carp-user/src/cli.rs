@@ -85,7 +85,7 @@ pub struct Cli {
 
     /// password (at most 19 bytes; visible in ps: prefer --passfile)
     #[arg(short = 'p', long = "pass", allow_hyphen_values = true, value_name = "pass",
-          value_parser = parse_password)]
+          value_parser = clap::builder::OsStringValueParser::new().map(parse_password))]
     pub pass: Option<Password>,
 
     /// read password from file (its first line)
@@ -201,8 +201,8 @@ pub struct Cli {
     pub tie_break: TieBreak,
 
     /// [xcarp] run the instances described by this configuration file
-    /// (docs/config.md) instead of one from the options above; only
-    /// --debug and --daemonize may go with it
+    /// (format: /usr/share/doc/xcarp/config.md.gz) instead of one from the
+    /// options above; only --debug and --daemonize may go with it
     #[arg(long = "config", value_name = "file")]
     pub config: Option<PathBuf>,
 
@@ -253,7 +253,7 @@ pub enum Parsed {
 #[derive(Parser, Debug)]
 #[command(name = "xcarp check-config", version)]
 struct CheckConfigArgs {
-    /// the configuration file (docs/config.md)
+    /// the configuration file (format: /usr/share/doc/xcarp/config.md.gz)
     #[arg(value_name = "FILE")]
     file: PathBuf,
 }
@@ -480,6 +480,9 @@ fn validate(cli: Cli, matches: &ArgMatches, vip_arg: String) -> Result<Settings,
     for (option, script) in [("--upscript", &upscript), ("--downscript", &downscript)] {
         if let Some(path) = script {
             check_script(option, path)?;
+            for warning in crate::config::exposure::script_exposure(path) {
+                warnings.push(format!("{warning} ({option})"));
+            }
         }
     }
     let instance = Instance {
@@ -619,9 +622,11 @@ fn parse_script_timeout(s: &str) -> Result<u64, String> {
 }
 
 /// `--pass`, kept in a [`Password`] so that even the parsed command line
-/// never shows it.
-fn parse_password(s: &str) -> Result<Password, String> {
-    Ok(Password::new(s.as_bytes()))
+/// never shows it. Its bytes as given, as ucarp takes them: a password
+/// that is not UTF-8 text (typed in Latin-1) is the same key.
+fn parse_password(s: OsString) -> Password {
+    use std::os::unix::ffi::OsStrExt as _;
+    Password::new(s.as_bytes())
 }
 
 fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {

@@ -17,6 +17,10 @@ use xcarp::{
 const EXIT_USAGE: u8 = 1;
 /// Exit status for run-time failures (as ucarp's setup errors).
 const EXIT_RUNTIME: u8 = 2;
+/// Exit status of `import-ucarp` when the configuration was written but
+/// some VIP files were skipped (docs/config.md, "Importing a ucarp
+/// configuration").
+const EXIT_IMPORT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -85,7 +89,9 @@ fn check_config(path: &Path) -> ExitCode {
 
 /// `xcarp import-ucarp DIR [-o FILE]`: the configuration on stdout (or in a
 /// new FILE, private to root since it may hold passwords), what could not
-/// be carried over on stderr.
+/// be carried over on stderr, then a summary line. Exit 0: every VIP file
+/// imported; [`EXIT_IMPORT_PARTIAL`]: written, but some were skipped (each
+/// listed with its reason); 1: nothing written.
 fn import(dir: &Path, output: Option<&Path>) -> ExitCode {
     let imported = match import_ucarp::import(dir) {
         Ok(imported) => imported,
@@ -93,14 +99,21 @@ fn import(dir: &Path, output: Option<&Path>) -> ExitCode {
             for warning in &e.warnings {
                 eprintln!("xcarp: warning: {warning}");
             }
+            for skipped in &e.skipped {
+                eprintln!("xcarp: skipped {skipped}");
+            }
             for error in &e.errors {
                 eprintln!("xcarp: {error}");
             }
+            eprintln!("xcarp: nothing written");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     for warning in &imported.warnings {
         eprintln!("xcarp: warning: {warning}");
+    }
+    for skipped in &imported.skipped {
+        eprintln!("xcarp: skipped {skipped}");
     }
     match output {
         None => print!("{}", imported.toml),
@@ -129,7 +142,21 @@ fn import(dir: &Path, output: Option<&Path>) -> ExitCode {
             );
         }
     }
-    ExitCode::SUCCESS
+    let skipped = imported.skipped.len();
+    if skipped == 0 {
+        eprintln!(
+            "xcarp: imported {} of {} VIP files",
+            imported.instances, imported.vip_files
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "xcarp: imported {} of {} VIP files; {skipped} skipped (listed above): the \
+             configuration lacks their VIPs (exit status {EXIT_IMPORT_PARTIAL})",
+            imported.instances, imported.vip_files
+        );
+        ExitCode::from(EXIT_IMPORT_PARTIAL)
+    }
 }
 
 fn run(settings: Settings) -> anyhow::Result<()> {

@@ -2,9 +2,11 @@
 //! `xcarp check-config`, `xcarp import-ucarp`, `xcarp --config`, their exit
 //! codes and messages (docs/config.md). No namespace, no root.
 use std::{
+    io::Read as _,
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
+    time::{Duration, Instant},
 };
 
 use xcarp_tests::{needs_xcarp_bin, xcarp_bin};
@@ -15,6 +17,48 @@ fn xcarp(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("cannot run xcarp")
+}
+
+/// xcarp as [`xcarp`], killed if it has not exited within 20 s, and with
+/// at most 2 GiB of address space: a command that hangs, or reads without
+/// bound, fails its test instead of holding the suite or the machine.
+fn xcarp_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2097152 && exec \"$0\" \"$@\"")
+        .arg(xcarp_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run xcarp");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("xcarp {args:?} hangs: killed after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 fn stdout(out: &Output) -> String {
@@ -96,6 +140,10 @@ fn import_then_check_config_round_trips() {
         "unsupported settings are reported: {err}"
     );
     assert!(err.contains("wrote 3 instances to"), "{err}");
+    assert!(
+        err.ends_with("xcarp: imported 3 of 3 VIP files\n"),
+        "a summary ends the report: {err}"
+    );
     let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "it may hold passwords");
 
@@ -137,7 +185,39 @@ fn import_prints_to_stdout_by_default() {
 }
 
 #[test]
-fn import_errors_exit_1_naming_the_file() {
+fn import_skips_a_file_it_cannot_convert_and_exits_3() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("import-skip");
+    let ucarp = ucarp_dir(&dir);
+    write(
+        &ucarp.join("vip-004.conf"),
+        "VIP_ADDRESS=10.99.1.204\nOPTIONS=\"-k 300\"\n",
+        0o644,
+    );
+    let out = xcarp(&["import-ucarp", path(&ucarp)]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let toml = stdout(&out);
+    assert_eq!(toml.matches("\n[[instance]]\n").count(), 3, "{toml}");
+    assert!(!toml.contains("vip-004"), "{toml}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "xcarp: skipped {}:2: the ucarp command line",
+            ucarp.join("vip-004.conf").display()
+        )) && err.contains("advskew"),
+        "{err}"
+    );
+    assert!(
+        err.contains("xcarp: imported 3 of 4 VIP files; 1 skipped"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_with_nothing_to_import_exits_1_and_writes_nothing() {
     if !needs_xcarp_bin() {
         return;
     }
@@ -148,14 +228,18 @@ fn import_errors_exit_1_naming_the_file() {
         "{}",
         stderr(&out)
     );
-    let dir = temp_dir("import-error");
+    let dir = temp_dir("import-nothing");
     let ucarp = ucarp_dir(&dir);
+    for vip in ["vip-001.conf", "vip-002.conf", "vip-003.conf"] {
+        std::fs::remove_file(ucarp.join(vip)).unwrap();
+    }
     write(
         &ucarp.join("vip-004.conf"),
         "VIP_ADDRESS=10.99.1.204\nOPTIONS=\"-k 300\"\n",
         0o644,
     );
-    let out = xcarp(&["import-ucarp", path(&ucarp)]);
+    let config = dir.join("xcarp.toml");
+    let out = xcarp(&["import-ucarp", path(&ucarp), "-o", path(&config)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).is_empty());
     let err = stderr(&out);
@@ -163,7 +247,145 @@ fn import_errors_exit_1_naming_the_file() {
         err.contains("vip-004.conf:2") && err.contains("advskew"),
         "{err}"
     );
+    assert!(err.ends_with("xcarp: nothing written\n"), "{err}");
+    assert!(!config.exists());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `xcarp import-ucarp` on [`ucarp_dir`] with one more file, `vip-004.conf`,
+/// made by `make`: its output (bounded in time and memory), the ucarp
+/// directory and the written configuration's path.
+fn import_with(name: &str, make: impl FnOnce(&Path)) -> (Output, PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let ucarp = ucarp_dir(&dir);
+    make(&ucarp.join("vip-004.conf"));
+    let config = dir.join("xcarp.toml");
+    let out = xcarp_bounded(&["import-ucarp", path(&ucarp), "-o", path(&config)]);
+    (out, ucarp, config)
+}
+
+/// The other three VIPs are imported, vip-004.conf is skipped with `why`
+/// after its name, and the exit status says something was skipped.
+fn skipped_only_vip_004(out: &Output, ucarp: &Path, config: &Path, why: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let line = format!(
+        "xcarp: skipped {}{why}",
+        ucarp.join("vip-004.conf").display()
+    );
+    assert!(err.contains(&line), "no {line:?} in:\n{err}");
+    assert!(
+        err.contains("xcarp: imported 3 of 4 VIP files; 1 skipped"),
+        "{err}"
+    );
+    let toml = std::fs::read_to_string(config).unwrap();
+    assert_eq!(toml.matches("\n[[instance]]\n").count(), 3, "{toml}");
+    assert!(!toml.contains("vip-004"), "{toml}");
+    let _ = std::fs::remove_dir_all(config.parent().unwrap());
+}
+
+#[test]
+fn import_skips_a_fifo_without_blocking() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let (out, ucarp, config) = import_with("fifo", |vip| {
+        let made = Command::new("mkfifo").arg(vip).status().expect("mkfifo");
+        assert!(made.success(), "mkfifo: {made}");
+    });
+    skipped_only_vip_004(&out, &ucarp, &config, ": not a regular file (a FIFO)");
+}
+
+#[test]
+fn import_skips_a_symlink_to_a_device_without_reading_it() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let (out, ucarp, config) = import_with("zero", |vip| {
+        std::os::unix::fs::symlink("/dev/zero", vip).unwrap();
+    });
+    skipped_only_vip_004(
+        &out,
+        &ucarp,
+        &config,
+        ": not a regular file (a character device, through a symbolic link to /dev/zero)",
+    );
+}
+
+#[test]
+fn import_skips_a_directory_named_like_a_vip_file() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let (out, ucarp, config) = import_with("directory", |vip| {
+        std::fs::create_dir(vip).unwrap();
+    });
+    skipped_only_vip_004(&out, &ucarp, &config, ": not a regular file (a directory)");
+}
+
+#[test]
+fn import_skips_a_huge_file() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let (out, ucarp, config) = import_with("huge", |vip| {
+        // Sparse: 1 GiB that takes no room.
+        let huge = std::fs::File::create(vip).unwrap();
+        huge.set_len(1 << 30).unwrap();
+    });
+    skipped_only_vip_004(&out, &ucarp, &config, ": 1073741824 bytes, larger than");
+}
+
+#[test]
+fn import_refuses_options_set_inside_if_fi() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let (out, ucarp, config) = import_with("if-fi", |vip| {
+        write(
+            vip,
+            "VIP_ADDRESS=10.99.1.204\nOPTIONS=\"--advskew 50 --preempt --shutdown\"\n\
+             if [ \"$(hostname)\" = a ]; then\n    OPTIONS=\"--advskew 10\"\nfi\n",
+            0o644,
+        );
+    });
+    assert!(
+        stderr(&out).contains("OPTIONS at line 4"),
+        "{}",
+        stderr(&out)
+    );
+    skipped_only_vip_004(&out, &ucarp, &config, ":3: `if`: a shell construct");
+}
+
+#[test]
+fn import_keeps_a_password_that_is_not_utf8_byte_for_byte() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let (out, _ucarp, config) = import_with("latin1", |vip| {
+        // Latin-1 "été": ucarp's command line took it as these bytes.
+        std::fs::write(
+            vip,
+            b"VIP_ADDRESS=\"10.99.1.204\"\nPASSWORD=\"\xe9t\xe9\"\n",
+        )
+        .unwrap();
+    });
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("vip-004.conf: the password is not UTF-8 text"),
+        "{err}"
+    );
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let vip_004 = &toml[toml.find("name = \"vip-004\"").expect("vip-004 imported")..];
+    assert!(
+        vip_004.contains("password_hex = \"e974e9\"") && !toml.contains('\u{FFFD}'),
+        "{toml}"
+    );
+    let out = xcarp(&["check-config", path(&config)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ok, 4 instances"), "{}", stdout(&out));
+    let _ = std::fs::remove_dir_all(config.parent().unwrap());
 }
 
 #[test]
@@ -199,6 +421,39 @@ fn check_config_exits_1_with_every_error_and_its_line() {
     assert!(stderr(&out).contains("cannot read the configuration file"));
     let out = xcarp(&["check-config"]);
     assert_eq!(out.status.code(), Some(1), "the file is required");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_config_warns_about_what_others_could_change_or_reach() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("exposure");
+    write(&dir.join("up"), "#!/bin/sh\n", 0o777);
+    let config = dir.join("xcarp.toml");
+    write(
+        &config,
+        "[global]\nmetrics_listen = \"0.0.0.0:9420\"\n\n[[instance]]\ninterface = \"eth0\"\n\
+         vhid = 1\naddresses = [\"10.99.1.201\"]\nsrcip = \"10.99.1.1\"\npassword = \"x\"\n\
+         upscript = \"up\"\n",
+        0o620,
+    );
+    let out = xcarp(&["check-config", path(&config)]);
+    assert_eq!(out.status.code(), Some(0), "warnings are not errors");
+    let err = stderr(&out);
+    let shown = config.display();
+    for needle in [
+        format!("xcarp: warning: {shown}: writable by its group (mode 0620)"),
+        format!("xcarp: warning: {shown}:2: key `metrics_listen`: 0.0.0.0:9420"),
+        format!("xcarp: warning: {shown}:10: key `upscript`"),
+    ] {
+        assert!(err.contains(&needle), "no {needle:?} in:\n{err}");
+    }
+    assert!(
+        err.contains("firewall") && err.contains("mode 0777), and run as root"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -176,6 +176,23 @@ fn check_man_page() {
                 "man {args:?} lacks {needle:?}:\n{page}"
             );
         }
+        // The page points to documents this system has, not to the
+        // source tree.
+        assert!(!page.contains("docs/"), "man {args:?} names docs/:\n{page}");
+        let mut named = 0;
+        for (at, _) in page.match_indices("/usr/share/doc/xcarp/") {
+            let path: String = page[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !"),;".contains(*c))
+                .collect();
+            let path = path.trim_end_matches('.');
+            assert!(
+                Path::new(path).exists(),
+                "man {args:?} names {path}, which is not installed"
+            );
+            named += 1;
+        }
+        assert!(named >= 4, "man {args:?} names {named} installed documents");
     }
 }
 
@@ -438,6 +455,14 @@ fn run_the_unit(package: &mut Installed) {
         !host.has_addr(VIP),
         "{}",
         show("the address is still configured after the stop")
+    );
+    // The backup's downscript at start has nothing to remove: the example
+    // scripts succeed then too (tests/tests/example_scripts.rs runs them
+    // on their own).
+    assert!(
+        !log.text().contains("exited with"),
+        "{}",
+        show("an example script failed")
     );
 }
 

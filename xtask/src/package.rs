@@ -619,6 +619,42 @@ mod tests {
         assert!(stop > 10);
     }
 
+    /// The man page, `--help`, `xcarp status` and import-ucarp's output
+    /// point to documents under /usr/share/doc/xcarp: each is one the
+    /// package installs.
+    #[test]
+    fn every_document_the_binary_and_its_page_name_is_installed() {
+        let root = bootstrap::workspace_root();
+        let packaged = expected_paths();
+        let mut named = 0;
+        for source in [
+            "carp-user/examples/xcarp-docs.rs",
+            "carp-user/src/cli.rs",
+            "carp-user/src/status/client.rs",
+            "carp-user/src/config/import_ucarp.rs",
+        ] {
+            let text = fs::read_to_string(root.join(source)).unwrap();
+            for (at, _) in text.match_indices("/usr/share/doc/xcarp/") {
+                let path: String = text[at + 1..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && !"\"`),;\\".contains(*c))
+                    .collect();
+                let path = path.trim_end_matches('.');
+                let installed = if path.ends_with('/') {
+                    packaged.iter().any(|p| p.starts_with(path))
+                } else {
+                    packaged.contains(&path)
+                };
+                assert!(
+                    installed,
+                    "{source} names /{path}, which the package does not install"
+                );
+                named += 1;
+            }
+        }
+        assert!(named >= 5, "only {named} documents named");
+    }
+
     /// The README's example scripts are the ones the package ships.
     #[test]
     fn the_readme_shows_the_shipped_example_scripts() {

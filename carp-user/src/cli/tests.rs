@@ -367,6 +367,36 @@ fn scripts_must_exist_and_be_executable() {
 }
 
 #[test]
+fn a_script_others_can_write_gets_a_warning() {
+    let shared = temp_file("up-shared", b"#!/bin/sh\n", 0o777);
+    let mut args = BASE.to_vec();
+    args.extend_from_slice(&["-u", shared.to_str().unwrap()]);
+    let c = config(&args);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("writable by group and other users (mode 0777), and run as root")
+            && c.warnings[0].ends_with("(--upscript)"),
+        "{:?}",
+        c.warnings
+    );
+    let private = temp_file("up-private", b"#!/bin/sh\n", 0o755);
+    args.extend_from_slice(&["-u", private.to_str().unwrap()]);
+    assert_eq!(config(&args).warnings, Vec::<String>::new());
+}
+
+#[test]
+fn a_password_that_is_not_utf8_is_taken_as_bytes() {
+    use std::os::unix::ffi::OsStringExt as _;
+    let mut args: Vec<OsString> = BASE.iter().map(OsString::from).collect();
+    args.push("-p".into());
+    args.push(OsString::from_vec(b"\xe9t\xe9".to_vec()));
+    let Ok(Parsed::Run(settings)) = parse(args) else {
+        panic!("a Latin-1 password was refused")
+    };
+    assert_eq!(settings.instances[0].password.as_bytes(), b"\xe9t\xe9");
+}
+
+#[test]
 fn the_password_never_shows_in_debug_output() {
     let c = with_base(&["-p", "hunter2"]);
     let shown = format!("{c:?}");

@@ -169,6 +169,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "addresses",
     "srcip",
     "password",
+    "password_hex",
     "passfile",
     "advbase",
     "advskew",
@@ -188,6 +189,8 @@ const INSTANCE_KEYS: &[&str] = &[
     "check",
     "track_interface",
 ];
+/// The ways to give an instance's password; a table gives at most one.
+const PASSWORD_KEYS: [&str; 3] = ["password", "password_hex", "passfile"];
 /// Instance keys that identify one instance and so have no default.
 const INSTANCE_ONLY_KEYS: &[&str] = &["name", "vhid", "addresses"];
 
@@ -247,7 +250,14 @@ fn parse(
     let settings = p.document(document.get_ref(), mode);
     if p.errors.is_empty() {
         let mut settings = settings;
-        settings.warnings = p.warnings;
+        // A [defaults] key is read once per instance: one warning.
+        let mut warnings: Vec<String> = Vec::new();
+        for warning in p.warnings {
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+        settings.warnings = warnings;
         Ok(settings)
     } else {
         Err(p.into_error())
@@ -398,6 +408,9 @@ impl Parser<'_> {
         }
         self.across_instances(&instances, &headers);
         if let Some(mode) = mode {
+            if let Some(warning) = super::exposure::writable_config(&self.file, mode) {
+                self.warnings.insert(0, warning);
+            }
             self.inline_password_readable(top, defaults, mode);
         }
         Settings {
@@ -441,7 +454,12 @@ impl Parser<'_> {
             && let Some(text) = self.string(f)
         {
             match text.parse::<SocketAddr>() {
-                Ok(addr) if addr.port() != 0 => global.metrics_listen = Some(addr),
+                Ok(addr) if addr.port() != 0 => {
+                    if let Some(warning) = super::exposure::metrics_exposure(addr) {
+                        self.warn(f.span().start, "metrics_listen", warning);
+                    }
+                    global.metrics_listen = Some(addr);
+                }
                 _ => self.key_error(
                     f,
                     format!(
@@ -460,12 +478,15 @@ impl Parser<'_> {
         global
     }
 
-    /// `password` and `passfile` in the same table.
+    /// More than one of `password`, `password_hex` and `passfile` in the
+    /// same table: each after the first is an error.
     fn exclusive_password(&mut self, t: &Table<'_>) {
-        if let (Some(_), Some(file)) = (found(t, "password"), found(t, "passfile")) {
+        let given: Vec<Found<'_, '_>> = PASSWORD_KEYS.iter().filter_map(|k| found(t, k)).collect();
+        for later in given.iter().skip(1) {
             self.key_error(
-                file,
-                "`password` and `passfile` exclude each other: give one of them".into(),
+                *later,
+                "`password`, `password_hex` and `passfile` exclude each other: give one of them"
+                    .into(),
             );
         }
     }
@@ -638,21 +659,41 @@ impl Parser<'_> {
         t: &Table<'_>,
         defaults: &Table<'_>,
     ) -> (Option<Password>, Option<PathBuf>) {
-        let own = (found(t, "password"), found(t, "passfile"));
-        let (inline, file) = match own {
-            (None, None) => (found(defaults, "password"), found(defaults, "passfile")),
-            own => own,
+        let table = if PASSWORD_KEYS.iter().any(|k| found(t, k).is_some()) {
+            t
+        } else {
+            defaults
         };
-        match (inline, file) {
-            // Both: already reported by exclusive_password.
-            (Some(_), Some(_)) => (None, None),
-            (Some(f), None) => {
+        let given = (
+            found(table, "password"),
+            found(table, "password_hex"),
+            found(table, "passfile"),
+        );
+        match given {
+            (Some(f), None, None) => {
                 let Some(text) = self.plain_string(f) else {
                     return (None, None);
                 };
                 (self.password_length(f, text.as_bytes()), None)
             }
-            (None, Some(f)) => {
+            (None, Some(f), None) => {
+                let Some(text) = self.string(f) else {
+                    return (None, None);
+                };
+                match hex_bytes(&text) {
+                    Some(bytes) => (self.password_length(f, &bytes), None),
+                    None => {
+                        self.key_error(
+                            f,
+                            "not hexadecimal: the password's bytes, two hex digits each, such as \
+                             \"e974e9\""
+                                .into(),
+                        );
+                        (None, None)
+                    }
+                }
+            }
+            (None, None, Some(f)) => {
                 let Some(path) = self.path(f) else {
                     return (None, None);
                 };
@@ -684,15 +725,18 @@ impl Parser<'_> {
                     }
                 }
             }
-            (None, None) => {
+            (None, None, None) => {
                 self.error(
                     header,
                     Some("password"),
-                    "missing in this [[instance]] or [defaults] (give `password` or `passfile`)"
+                    "missing in this [[instance]] or [defaults] (give `password`, \
+                     `password_hex` or `passfile`)"
                         .into(),
                 );
                 (None, None)
             }
+            // Several: already reported by exclusive_password.
+            _ => (None, None),
         }
     }
 
@@ -720,13 +764,19 @@ impl Parser<'_> {
         if !readable_by_others(mode) {
             return;
         }
-        let mut first = found(defaults, "password").map(|f| f.span().start);
+        let inline = |t: &Table<'_>| {
+            ["password", "password_hex"]
+                .iter()
+                .filter_map(|k| found(t, k).map(|f| f.span().start))
+                .min()
+        };
+        let mut first = inline(defaults);
         if let Some(DeValue::Array(items)) = top.get("instance").map(Spanned::get_ref) {
             for item in items {
                 if let DeValue::Table(t) = item.get_ref()
-                    && let Some(f) = found(t, "password")
+                    && let Some(at) = inline(t)
                 {
-                    first = Some(first.map_or(f.span().start, |o| o.min(f.span().start)));
+                    first = Some(first.map_or(at, |o| o.min(at)));
                 }
             }
         }
@@ -1036,9 +1086,23 @@ impl Parser<'_> {
                 self.key_error(f, format!("{}: {problem}", path.display()));
                 return None;
             }
+            for warning in super::exposure::script_exposure(&path) {
+                self.warn(f.span().start, f.key, warning);
+            }
         }
         Some(path)
     }
+}
+
+/// `password_hex`: pairs of hex digits (either case), the bytes they give.
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 fn found<'a, 'i>(t: &'a Table<'i>, key: &'static str) -> Option<Found<'a, 'i>> {

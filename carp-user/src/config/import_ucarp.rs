@@ -18,6 +18,12 @@
 //! means what it meant to ucarp, and a later option overrides an earlier one
 //! as it did. Whatever cannot be carried over is reported as a warning with
 //! its file and line; nothing is dropped silently.
+//!
+//! The files are read without running them ([`shell`]: a file with any
+//! line that is not plain assignments is refused, not read in part) and
+//! without ever blocking or reading without bound ([`files`]). A VIP file
+//! that cannot be imported is skipped with its reason, and the others are
+//! imported.
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
@@ -28,6 +34,12 @@ use std::{
 
 use super::{MAX_PASSWORD_LEN, file};
 use crate::cli;
+
+mod files;
+mod shell;
+
+pub use files::MAX_SOURCE_LEN;
+use shell::{Env, Origin, Value};
 
 /// The scripts the init script passes unless the files set UPSCRIPT or
 /// DOWNSCRIPT.
@@ -56,15 +68,20 @@ pub struct Import {
     pub toml: String,
     /// How many instances it describes.
     pub instances: usize,
+    /// How many `vip-NNN.conf` the directory holds, imported or not.
+    pub vip_files: usize,
     /// What could not be carried over as it was, `FILE:LINE: what`.
     pub warnings: Vec<String>,
+    /// The `vip-NNN.conf` not imported, `FILE[:LINE]: why`, in file order.
+    pub skipped: Vec<String>,
 }
 
-/// Why a directory cannot be converted: every problem, `FILE:LINE: what`,
-/// and the warnings gathered on the way.
+/// Why nothing can be imported: every problem, `FILE[:LINE]: what`, the
+/// files skipped and the warnings gathered on the way.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ImportError {
     pub errors: Vec<String>,
+    pub skipped: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -72,6 +89,7 @@ impl ImportError {
     fn new(error: String) -> Self {
         Self {
             errors: vec![error],
+            skipped: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -83,11 +101,13 @@ impl fmt::Display for ImportError {
     }
 }
 
-/// Converts the ucarp configuration in `dir`.
+/// Converts the ucarp configuration in `dir`. A `vip-NNN.conf` that cannot
+/// be read or converted is skipped, with the reason, and the others are
+/// imported.
 ///
 /// # Errors
-/// The directory cannot be read, it holds no usable VIP, or a VIP's
-/// settings cannot be expressed (each problem is listed).
+/// The directory cannot be read, `vip-common.conf` cannot be read, or no
+/// VIP can be imported.
 pub fn import(dir: &Path) -> Result<Import, ImportError> {
     let read_error = |path: &Path, e: &dyn fmt::Display| {
         ImportError::new(format!("{}: cannot read it: {e}", path.display()))
@@ -100,48 +120,49 @@ pub fn import(dir: &Path) -> Result<Import, ImportError> {
             names.push(name.to_owned());
         }
     }
-    let read = |name: &str| -> Result<String, ImportError> {
-        let path = dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|e| read_error(&path, &e))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    };
     let common = if names.iter().any(|n| n == COMMON_FILE) {
-        Some(Source {
-            path: dir.join(COMMON_FILE),
-            text: read(COMMON_FILE)?,
-        })
+        let path = dir.join(COMMON_FILE);
+        match files::read_source(&path) {
+            Ok(text) => Some(Source { path, text }),
+            Err(why) => {
+                let mut e = ImportError::new(format!("{}: {why}", path.display()));
+                e.errors.push(no_vip_without_common());
+                return Err(e);
+            }
+        }
     } else {
         None
     };
     let mut vips = Vec::new();
+    let mut unread = Vec::new();
     let mut warnings = Vec::new();
     // The init script's order: `LC_COLLATE=C sort`.
     names.sort();
     for name in &names {
+        let path = dir.join(name);
         if is_vip_file(name) {
-            vips.push(Source {
-                path: dir.join(name),
-                text: read(name)?,
-            });
+            match files::read_source(&path) {
+                Ok(text) => vips.push(Source { path, text }),
+                Err(why) => {
+                    let message = format!("{}: {why}", path.display());
+                    unread.push((path, message));
+                }
+            }
         } else if name.starts_with("vip-") && name.ends_with(".conf") && name != COMMON_FILE {
             warnings.push(format!(
                 "{}: not read: ucarp's init script only reads vip-<digits>.conf",
-                dir.join(name).display()
+                path.display()
             ));
         }
     }
-    match convert(common.as_ref(), &vips, dir) {
-        Ok(mut import) => {
-            warnings.append(&mut import.warnings);
-            import.warnings = warnings;
-            Ok(import)
-        }
-        Err(mut e) => {
-            warnings.append(&mut e.warnings);
-            e.warnings = warnings;
-            Err(e)
-        }
-    }
+    let mut result = convert_read(common.as_ref(), &vips, unread, dir);
+    let gathered = match &mut result {
+        Ok(import) => &mut import.warnings,
+        Err(e) => &mut e.warnings,
+    };
+    warnings.append(gathered);
+    *gathered = warnings;
+    result
 }
 
 /// `vip-<digits>.conf`, the init script's pattern.
@@ -151,33 +172,28 @@ fn is_vip_file(name: &str) -> bool {
         .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A file's path and text.
+fn no_vip_without_common() -> String {
+    format!(
+        "no VIP imported: ucarp's init script sources {COMMON_FILE} before each vip-NNN.conf, \
+         so none can be read without it"
+    )
+}
+
+/// A file's path and content.
 #[derive(Clone, Debug)]
 pub struct Source {
     pub path: PathBuf,
-    pub text: String,
+    pub text: Vec<u8>,
 }
 
-/// Where a variable was set.
-#[derive(Clone, Debug)]
-struct Origin {
-    file: PathBuf,
-    line: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
-    }
-}
-
+/// A variable the init script passes on, as text (the password aside).
 #[derive(Clone, Debug)]
 struct Var {
     value: String,
     origin: Origin,
 }
 
-type Env = HashMap<String, Var>;
+type TextEnv = HashMap<String, Var>;
 
 /// Converts already-read files; `dir` names the directory in messages and
 /// the output's header.
@@ -189,25 +205,66 @@ pub fn convert(
     vips: &[Source],
     dir: &Path,
 ) -> Result<Import, ImportError> {
+    convert_read(common, vips, Vec::new(), dir)
+}
+
+/// [`convert`], with the VIP files that could not be read: (path, why).
+fn convert_read(
+    common: Option<&Source>,
+    vips: &[Source],
+    unread: Vec<(PathBuf, String)>,
+    dir: &Path,
+) -> Result<Import, ImportError> {
     let mut warnings = Vec::new();
-    let mut errors = Vec::new();
-    let common_env = match common {
-        Some(source) => read_assignments(source, &Env::new(), &mut warnings),
-        None => {
+    let vip_files = vips.len() + unread.len();
+    let mut skipped = unread;
+    let mut common_env = Env::new();
+    for source in common.into_iter().chain(vips) {
+        if source.text.windows(2).any(|w| w == b"\r\n") {
             warnings.push(format!(
-                "{}: missing: each VIP file is read on its own",
-                dir.join(COMMON_FILE).display()
+                "{}: its lines end with \\r\\n (written on Windows?): the shell keeps the \\r \
+                 at the end of each value, as ucarp got them, and so does the import",
+                source.path.display()
             ));
-            Env::new()
         }
-    };
+    }
+    match common {
+        Some(source) => {
+            if let Err(refusal) = shell::source(
+                &source.text,
+                &source.path,
+                &mut common_env,
+                &KNOWN,
+                &mut warnings,
+            ) {
+                skipped.sort_by(|a, b| a.0.cmp(&b.0));
+                return Err(ImportError {
+                    errors: vec![refused(&source.path, &refusal), no_vip_without_common()],
+                    skipped: skipped.into_iter().map(|(_, why)| why).collect(),
+                    warnings,
+                });
+            }
+        }
+        None => warnings.push(format!(
+            "{}: missing: each VIP file is read on its own",
+            dir.join(COMMON_FILE).display()
+        )),
+    }
     report_unknown(&common_env, &mut warnings);
     let mut imported: Vec<Imported> = Vec::new();
     // Variables set by an earlier VIP file and not by vip-common.conf: some
     // versions of the init script keep them for the next files.
     let mut leaked: BTreeMap<String, Origin> = BTreeMap::new();
     for source in vips {
-        let own = read_assignments(source, &common_env, &mut warnings);
+        let mut own = common_env.clone();
+        let mut notes = Vec::new();
+        if let Err(refusal) =
+            shell::source(&source.text, &source.path, &mut own, &KNOWN, &mut notes)
+        {
+            skipped.push((source.path.clone(), refused(&source.path, &refusal)));
+            continue;
+        }
+        warnings.append(&mut notes);
         let own_only: Env = own
             .iter()
             .filter(|(_, v)| v.origin.file == source.path)
@@ -229,21 +286,29 @@ pub fn convert(
                 leaked.insert(name.clone(), var.origin.clone());
             }
         }
-        match vip(source, own, &mut warnings) {
-            Ok(Some(vip)) => imported.push(vip),
-            Ok(None) => {}
-            Err(mut e) => errors.append(&mut e),
+        match vip(source, &own, &mut warnings) {
+            Ok(vip) => imported.push(vip),
+            Err(why) => skipped.push((source.path.clone(), why)),
         }
     }
-    duplicates(&imported, &mut errors);
-    if imported.is_empty() && errors.is_empty() {
-        errors.push(format!(
-            "{}: no VIP to import (no usable vip-NNN.conf)",
-            dir.display()
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ImportError { errors, warnings });
+    let imported = without_duplicates(imported, &mut skipped);
+    skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    let skipped: Vec<String> = skipped.into_iter().map(|(_, why)| why).collect();
+    if imported.is_empty() {
+        let error = if vip_files == 0 {
+            format!("{}: no VIP to import (no vip-NNN.conf)", dir.display())
+        } else {
+            format!(
+                "{}: no VIP imported: none of its {vip_files} vip-NNN.conf could be (each is \
+                 listed with the reason)",
+                dir.display()
+            )
+        };
+        return Err(ImportError {
+            errors: vec![error],
+            skipped,
+            warnings,
+        });
     }
     let globals = globals(&imported, &mut warnings);
     if imported.iter().any(|v| v.inline_password) {
@@ -260,18 +325,32 @@ pub fn convert(
             errors: vec![format!(
                 "internal error: the converted configuration does not check: {e}"
             )],
+            skipped,
             warnings,
         });
     }
     Ok(Import {
         toml,
         instances: imported.len(),
+        vip_files,
         warnings,
+        skipped,
     })
 }
 
+/// Why a file the shell reader refused is skipped.
+fn refused(file: &Path, refusal: &shell::Refusal) -> String {
+    format!(
+        "{}:{}: {}; the file is not imported rather than read in part (the importer does not \
+         run shell code: write the file as plain NAME=value lines)",
+        file.display(),
+        refusal.line,
+        refusal.reason
+    )
+}
+
 fn report_unknown(env: &Env, warnings: &mut Vec<String>) {
-    let mut unknown: Vec<(&String, &Var)> = env
+    let mut unknown: Vec<(&String, &shell::Var)> = env
         .iter()
         .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
         .collect();
@@ -288,174 +367,87 @@ fn report_unknown(env: &Env, warnings: &mut Vec<String>) {
     }
 }
 
-// --- shell assignments --------------------------------------------------------
+/// Marks a password that is not UTF-8 on the rebuilt command line (which
+/// is text), followed by its bytes in hex; no text password starts so.
+const BYTES_MARK: &str = "\u{F8FF}xcarp-bytes:";
 
-/// The `NAME=value` lines of a sourced file, added to `env`. Anything else
-/// is reported, not run.
-fn read_assignments(source: &Source, env: &Env, warnings: &mut Vec<String>) -> Env {
-    let mut env = env.clone();
-    for (index, raw) in source.text.lines().enumerate() {
-        let origin = Origin {
-            file: source.path.clone(),
-            line: index + 1,
-        };
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-        let Some((name, rest)) = line.split_once('=') else {
-            warnings.push(format!(
-                "{origin}: not read: only NAME=value lines are understood (\"{line}\")"
-            ));
-            continue;
-        };
-        if !is_name(name) {
-            warnings.push(format!(
-                "{origin}: not read: only NAME=value lines are understood (\"{line}\")"
-            ));
-            continue;
-        }
-        match shell_word(rest, &env) {
-            Ok((value, notes)) => {
-                for note in notes {
-                    warnings.push(format!("{origin}: {name}: {note}"));
-                }
-                env.insert(name.to_owned(), Var { value, origin });
-            }
-            Err(problem) => {
-                warnings.push(format!("{origin}: {name} not read: {problem}"));
-            }
-        }
-    }
-    env
-}
-
-fn is_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// The value of an assignment's right-hand side, as the shell gives it:
-/// quotes removed, backslash escapes applied, `$NAME` and `${NAME}`
-/// expanded from the variables set so far. Other expansions are kept as
-/// text and noted. Only whitespace and a comment may follow the word.
-fn shell_word(input: &str, env: &Env) -> Result<(String, Vec<String>), String> {
-    let mut out = String::new();
-    let mut notes = Vec::new();
-    let mut chars = input.chars().peekable();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (None, c) if c.is_whitespace() => {
-                let rest: String = chars.collect();
-                let rest = rest.trim_start();
-                if rest.is_empty() || rest.starts_with('#') {
-                    break;
-                }
+/// The variables the init script passes, as text, for one VIP file.
+///
+/// A password that is not UTF-8 text is kept byte for byte: its first
+/// word (what the unquoted `$PASSWORD` gave ucarp) becomes
+/// [`BYTES_MARK`] and its hex. Any other value must be text, as the
+/// configuration file is.
+///
+/// # Errors
+/// A variable whose value the importer cannot know, or that is not text.
+fn text_env(env: &Env, warnings: &mut Vec<String>) -> Result<TextEnv, String> {
+    let mut text = TextEnv::new();
+    for name in KNOWN {
+        let Some(var) = env.get(name) else { continue };
+        let bytes = match &var.value {
+            Value::Bytes(bytes) => bytes,
+            Value::Unknown(why) => {
                 return Err(format!(
-                    "more than one word after `=` (\"{}\"): the shell would run a command",
-                    input.trim()
+                    "{}: {name} is set with {why}: the importer cannot know what ucarp got",
+                    var.origin
                 ));
             }
-            (None, ';') => {
-                let rest: String = chars.collect();
-                if !rest.trim().is_empty() && !rest.trim_start().starts_with('#') {
-                    return Err("a second command follows `;`".into());
+        };
+        let value = match (std::str::from_utf8(bytes), name) {
+            (Ok(value), _) => value.to_owned(),
+            (Err(_), "PASSWORD") => {
+                let mut words = bytes
+                    .split(|b| matches!(b, b' ' | b'\t' | b'\n'))
+                    .filter(|w| !w.is_empty());
+                let first = words.next().unwrap_or_default();
+                if words.next().is_some() {
+                    warnings.push(format!(
+                        "{}: PASSWORD holds several words; ucarp's init script passes it \
+                         unquoted, so ucarp took only the first ({} bytes): imported so",
+                        var.origin,
+                        first.len()
+                    ));
                 }
-                break;
+                format!("{BYTES_MARK}{}", hex(first))
             }
-            (None, '\'') => quote = Some('\''),
-            (Some('\''), '\'') => quote = None,
-            (Some('\''), c) => out.push(c),
-            (None, '"') => quote = Some('"'),
-            (Some('"'), '"') => quote = None,
-            (_, '\\') => match chars.next() {
-                // Inside double quotes a backslash escapes only these.
-                Some(n) if quote.is_none() || matches!(n, '"' | '\\' | '$' | '`') => out.push(n),
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => return Err("ends with a backslash (continued lines are not read)".into()),
+            (Err(_), _) => {
+                return Err(format!(
+                    "{}: {name} is not UTF-8 text, which a configuration file cannot hold",
+                    var.origin
+                ));
+            }
+        };
+        text.insert(
+            name.to_owned(),
+            Var {
+                value,
+                origin: var.origin.clone(),
             },
-            (_, '$') => {
-                // A lone `$` is a `$` to the shell too.
-                let Some(&next) = chars.peek() else {
-                    out.push('$');
-                    continue;
-                };
-                if !(next == '{' || next == '_' || next.is_ascii_alphabetic()) {
-                    out.push('$');
-                    // `$$`, `$1`, `$(…)` and the like: the shell expands them.
-                    if "$!#?*@-(".contains(next) || next.is_ascii_digit() {
-                        out.push(next);
-                        chars.next();
-                        notes.push(
-                            "a shell expansion other than $NAME or ${NAME}: the shell would \
-                             expand it, xcarp takes it as text: check the imported value"
-                                .into(),
-                        );
-                    }
-                    continue;
-                }
-                let braced = next == '{';
-                if braced {
-                    chars.next();
-                }
-                let mut name = String::new();
-                while let Some(&n) = chars.peek() {
-                    if n.is_ascii_alphanumeric() || n == '_' {
-                        name.push(n);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                let closed = !braced || chars.peek() == Some(&'}');
-                if is_name(&name) && closed {
-                    if braced {
-                        chars.next();
-                    }
-                    match env.get(&name) {
-                        Some(var) => out.push_str(&var.value),
-                        None => notes.push(format!(
-                            "${name} is not set in these files: expanded to nothing, as the shell does"
-                        )),
-                    }
-                } else {
-                    out.push('$');
-                    if braced {
-                        out.push('{');
-                    }
-                    out.push_str(&name);
-                    notes.push(
-                        "a shell expansion other than $NAME or ${NAME}: the shell would expand it, \
-                         xcarp takes it as text: check the imported value"
-                            .into(),
-                    );
-                }
-            }
-            (_, '`') => {
-                out.push('`');
-                notes.push(
-                    "a command substitution (`…`): the shell would run it, xcarp takes it as text: \
-                     check the imported value"
-                        .into(),
-                );
-            }
-            (_, c) => out.push(c),
-        }
-    }
-    if quote.is_some() {
-        return Err(
-            "a quote is not closed on this line (values over several lines are not read)".into(),
         );
     }
-    Ok((out, notes))
+    Ok(text)
+}
+
+/// Lower-case hex, two digits a byte.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// The bytes [`text_env`] hid behind [`BYTES_MARK`], or the text's own.
+fn password_bytes(text: &[u8]) -> Vec<u8> {
+    let Some(hex) = text.strip_prefix(BYTES_MARK.as_bytes()) else {
+        return text.to_vec();
+    };
+    hex.chunks(2)
+        .filter_map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect()
 }
 
 // --- one VIP -------------------------------------------------------------------
@@ -484,7 +476,7 @@ struct Imported {
 /// `${VAR}` passes it: the shell splits it at whitespace, and ucarp ignores
 /// the stray words.
 fn first_word(name: &str, var: &Var, warnings: &mut Vec<String>) -> Option<String> {
-    let mut words = var.value.split_whitespace();
+    let mut words = shell_words(&var.value);
     let first = words.next()?.to_owned();
     if words.next().is_some() {
         warnings.push(format!(
@@ -494,6 +486,14 @@ fn first_word(name: &str, var: &Var, warnings: &mut Vec<String>) -> Option<Strin
         ));
     }
     Some(first)
+}
+
+/// The words the shell splits an unquoted expansion into (the default
+/// IFS: space, tab, newline; a `\r` stays in its word).
+fn shell_words(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split([' ', '\t', '\n'])
+        .filter(|word| !word.is_empty())
 }
 
 /// `strtoul(s, NULL, 0)` as ucarp reads `--vhid`: a `0x` prefix for hex, a
@@ -520,14 +520,14 @@ fn strtoul_base0(s: &str) -> u64 {
     n
 }
 
-/// One VIP file's instance; None when ucarp's init script (or ucarp)
-/// would not have run it, which is reported.
-fn vip(
-    source: &Source,
-    env: Env,
-    warnings: &mut Vec<String>,
-) -> Result<Option<Imported>, Vec<String>> {
+/// One VIP file's instance.
+///
+/// # Errors
+/// Why it is not imported: ucarp's init script (or ucarp) would not have
+/// run it, or its settings cannot be carried over.
+fn vip(source: &Source, env: &Env, warnings: &mut Vec<String>) -> Result<Imported, String> {
     let file = &source.path;
+    let env = text_env(env, warnings)?;
     let file_name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -537,12 +537,7 @@ fn vip(
         .strip_suffix(".conf")
         .unwrap_or(&file_name)
         .to_owned();
-    let skipped = |warnings: &mut Vec<String>, why: String| {
-        warnings.push(format!(
-            "{}: skipped, as ucarp would not run it: {why}",
-            file.display()
-        ));
-    };
+    let would_not_run = |why: String| format!("{}: ucarp would not run it: {why}", file.display());
     let get = |name: &str| env.get(name).filter(|v| !v.value.trim().is_empty());
 
     // ID: the file name's digits, unless the file sets it.
@@ -553,23 +548,20 @@ fn vip(
     // The init script checks the range with the shell's decimal `[ -lt ]`,
     // ucarp then reads the same text with strtoul(…, 0).
     let Ok(decimal) = id_text.parse::<u64>() else {
-        skipped(
-            warnings,
-            format!("ID \"{id_text}\" is not a decimal number"),
-        );
-        return Ok(None);
+        return Err(would_not_run(format!(
+            "ID \"{id_text}\" is not a decimal number"
+        )));
     };
     if !(1..=255).contains(&decimal) {
-        skipped(warnings, format!("ID {id_text} is out of range (1-255)"));
-        return Ok(None);
+        return Err(would_not_run(format!(
+            "ID {id_text} is out of range (1-255)"
+        )));
     }
     let wire = strtoul_base0(&id_text);
     if wire == 0 {
-        skipped(
-            warnings,
-            format!("ucarp reads ID {id_text} as octal, which gives vhid 0, and refuses it"),
-        );
-        return Ok(None);
+        return Err(would_not_run(format!(
+            "ucarp reads ID {id_text} as octal, which gives vhid 0, and refuses it"
+        )));
     }
     if wire != decimal {
         warnings.push(format!(
@@ -589,8 +581,7 @@ fn vip(
         missing.push("PASSWORD or PASSFILE");
     }
     if !missing.is_empty() {
-        skipped(warnings, format!("no {}", missing.join(", no ")));
-        return Ok(None);
+        return Err(would_not_run(format!("no {}", missing.join(", no "))));
     }
 
     // The init script's command line, word for word (its own --daemonize
@@ -631,7 +622,7 @@ fn vip(
     push(&mut words, "addr", "VIP_ADDRESS", warnings);
     let options = get("OPTIONS");
     let option_words: Vec<String> = options
-        .map(|v| v.value.split_whitespace().map(str::to_owned).collect())
+        .map(|v| shell_words(&v.value).map(str::to_owned).collect())
         .unwrap_or_default();
     words.extend(option_words.iter().cloned());
     let upscript = get("UPSCRIPT").map_or(EPEL_UPSCRIPT.to_owned(), |v| {
@@ -653,10 +644,10 @@ fn vip(
             Ok(parsed) => break parsed,
             Err(cli::WordsError::Stray(word)) => {
                 let Some(at) = words.iter().position(|w| *w == word) else {
-                    return Err(vec![format!(
+                    return Err(format!(
                         "{}: internal error: stray word {word}",
                         file.display()
-                    )]);
+                    ));
                 };
                 words.remove(at);
                 warnings.push(format!(
@@ -667,11 +658,11 @@ fn vip(
                 ));
             }
             Err(cli::WordsError::Usage(e)) => {
-                return Err(vec![format!(
+                return Err(format!(
                     "{}: the ucarp command line for this VIP (\"{}\") is not understood: {e}",
                     at_options(),
-                    words.join(" ")
-                )]);
+                    shown_words(&words)
+                ));
             }
         }
     };
@@ -688,10 +679,10 @@ fn vip(
     });
     let mut errors = Vec::new();
     let (Some(vhid), Some(srcip), Some(address)) = (cli.vhid, cli.srcip, cli.addr) else {
-        return Err(vec![format!(
+        return Err(format!(
             "{}: internal error: a required option is missing",
             file.display()
-        )]);
+        ));
     };
     let typed = cli::raw_value(&matches, "addr").unwrap_or_else(|| address.to_string());
     let interface = cli.interface.clone().unwrap_or_default();
@@ -705,11 +696,9 @@ fn vip(
     let advbase = cli.advbase.unwrap_or(super::DEFAULT_ADVBASE);
     let advskew = cli.advskew.unwrap_or(0);
     if advbase == 0 && advskew == 0 {
-        skipped(
-            warnings,
+        return Err(would_not_run(
             "advbase and advskew are both 0 (`You must supply an advertisement time base`)".into(),
-        );
-        return Ok(None);
+        ));
     }
 
     let mut keys: Vec<(&'static str, String)> = Vec::new();
@@ -724,23 +713,25 @@ fn vip(
         _ => None,
     };
     if let Some(p) = inline {
-        let bytes = p.as_bytes();
+        let bytes = password_bytes(p.as_bytes());
         if bytes.len() > MAX_PASSWORD_LEN {
-            skipped(
-                warnings,
-                format!(
-                    "the password is {} bytes (`Password too long`, at most {MAX_PASSWORD_LEN})",
-                    bytes.len()
-                ),
-            );
-            return Ok(None);
+            return Err(would_not_run(format!(
+                "the password is {} bytes (`Password too long`, at most {MAX_PASSWORD_LEN})",
+                bytes.len()
+            )));
         }
-        match std::str::from_utf8(bytes) {
+        // Byte for byte: a password that is not UTF-8 text goes in hex (a
+        // TOML string is text, and any other reading would change the key).
+        match std::str::from_utf8(&bytes) {
             Ok(text) => keys.push(("password", quote(text))),
-            Err(_) => errors.push(format!(
-                "{}: the password is not UTF-8 text",
-                file.display()
-            )),
+            Err(_) => {
+                warnings.push(format!(
+                    "{}: the password is not UTF-8 text: imported byte for byte as \
+                     `password_hex`",
+                    file.display()
+                ));
+                keys.push(("password_hex", quote(&hex(&bytes))));
+            }
         }
         inline_password = true;
     } else if let Some(path) = &cli.passfile {
@@ -820,9 +811,9 @@ fn vip(
         errors.push(format!("{}: --config is not a ucarp option", at_options()));
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(errors.join("; "));
     }
-    Ok(Some(Imported {
+    Ok(Imported {
         file: file.clone(),
         vip_origin,
         name: stem,
@@ -843,7 +834,19 @@ fn vip(
         facility: cli.facility.map(super::Facility::name),
         script_timeout: cli.script_timeout,
         pidfile: cli.pidfile.clone(),
-    }))
+    })
+}
+
+/// The rebuilt command line for a message, the password left out.
+fn shown_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| match w.split_once('=') {
+            Some(("--pass", _)) => "--pass=…",
+            _ => w.as_str(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The long and short names of an option, as typed in OPTIONS.
@@ -885,35 +888,39 @@ fn init_path(path: &Path, var: &str, file: &Path, warnings: &mut Vec<String>) ->
 }
 
 /// Checks across VIP files: the same VHID twice on an interface, the same
-/// address twice.
-fn duplicates(vips: &[Imported], errors: &mut Vec<String>) {
-    let mut seen: HashMap<(&str, u8), &Imported> = HashMap::new();
-    let mut addresses: HashMap<Ipv4Addr, &Imported> = HashMap::new();
+/// address twice. The first file keeps it; a later one is skipped, with
+/// the reason, into `skipped`.
+fn without_duplicates(vips: Vec<Imported>, skipped: &mut Vec<(PathBuf, String)>) -> Vec<Imported> {
+    let mut kept: Vec<Imported> = Vec::new();
     for vip in vips {
-        if let Some(first) = seen.get(&(vip.interface.as_str(), vip.vhid)) {
-            errors.push(format!(
-                "{}: vhid {} on {} is also the vhid of {}: two ucarp processes with one vhid on \
-                 one interface fight each other; give each VIP its own ID",
+        let same_vhid = kept
+            .iter()
+            .find(|k| k.interface == vip.interface && k.vhid == vip.vhid);
+        let same_address = kept.iter().find(|k| k.address == vip.address);
+        let why = match (same_vhid, same_address) {
+            (Some(first), _) => format!(
+                "{}: vhid {} on {} is also the vhid of {}, imported: two ucarp processes with one \
+                 vhid on one interface fight each other; give each VIP its own ID",
                 vip.file.display(),
                 vip.vhid,
                 vip.interface,
                 first.file.display()
-            ));
-        } else {
-            seen.insert((&vip.interface, vip.vhid), vip);
-        }
-        if let Some(first) = addresses.get(&vip.address) {
-            errors.push(format!(
-                "{}: VIP_ADDRESS {} is also the address of {} ({})",
+            ),
+            (None, Some(first)) => format!(
+                "{}: VIP_ADDRESS {} is also the address of {} ({}), imported",
                 vip.vip_origin,
                 vip.address,
                 first.file.display(),
                 first.vip_origin
-            ));
-        } else {
-            addresses.insert(vip.address, vip);
-        }
+            ),
+            (None, None) => {
+                kept.push(vip);
+                continue;
+            }
+        };
+        skipped.push((vip.file, why));
     }
+    kept
 }
 
 /// Process-wide settings, from the VIPs' command lines.
@@ -1011,7 +1018,8 @@ fn render(dir: &Path, globals: &Globals, vips: &[Imported]) -> String {
     let _ = writeln!(
         out,
         "# Imported by `xcarp import-ucarp` from {}: one [[instance]] per vip-NNN.conf.\n\
-         # Check it with `xcarp check-config FILE`; docs/config.md describes every key.",
+         # Check it with `xcarp check-config FILE`; /usr/share/doc/xcarp/config.md.gz\n\
+         # describes every key.",
         dir.display()
     );
     let mut global = Vec::new();

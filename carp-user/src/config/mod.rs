@@ -5,6 +5,7 @@
 //! number of instances). Nothing here knows about clap, TOML or the XDP
 //! loader; those convert at their own boundary. The format and its checks
 //! are described in docs/config.md.
+pub(crate) mod exposure;
 pub mod file;
 pub mod import_ucarp;
 mod passfile;

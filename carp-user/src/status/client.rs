@@ -50,8 +50,10 @@ struct StatusArgs {
 /// Why the daemon could not be asked.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    #[error("cannot connect to {}: {source}; is xcarp running? it serves status on {}", path.display(), path.display())]
-    NotRunning { path: PathBuf, source: io::Error },
+    #[error("no status socket at {}: no xcarp serves status there{}. {}", path.display(), running_note(), HOW_TO_GET_STATUS)]
+    NoSocket { path: PathBuf },
+    #[error("nothing answers on {}: the xcarp that served status there is not running (the socket of one that was killed?){}. {}", path.display(), running_note(), HOW_TO_GET_STATUS)]
+    NotListening { path: PathBuf },
     #[error("permission denied on {}: run as root", path.display())]
     PermissionDenied { path: PathBuf },
     #[error("no answer from xcarp on {} within {} s", path.display(), CLIENT_TIMEOUT.as_secs())]
@@ -108,6 +110,45 @@ pub fn status_command(args: &[OsString]) -> ExitCode {
     }
 }
 
+/// Which xcarp serves status, and how else to see an instance's state.
+const HOW_TO_GET_STATUS: &str = "Only an xcarp run with --config FILE (the xcarp service) \
+    serves status, on the file's status_socket (default /run/xcarp/status.sock; give another \
+    with --socket PATH). An xcarp run with ucarp's options (xcarp@NAME.service, or from a \
+    shell) has no status socket: `kill -USR1 PID` makes it log its state and counters, or \
+    run its instances from a configuration file (docs: /usr/share/doc/xcarp/status.md.gz)";
+
+/// `: xcarp runs as pid 12, 34` when xcarp processes (other than this one)
+/// run, for the messages above; empty when none does.
+fn running_note() -> String {
+    let pids = running_xcarps();
+    if pids.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    format!(
+        " (xcarp runs as pid {}, without a status socket here)",
+        list.join(", ")
+    )
+}
+
+/// The pids of the running processes named xcarp, this one left out.
+fn running_xcarps() -> Vec<u32> {
+    let own = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != own)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "xcarp")
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Asks the daemon listening on `socket` for `format` and returns its
 /// answer; each step (connect, send, read) may take up to `step_timeout`.
 pub fn query_status(
@@ -127,10 +168,8 @@ pub fn query_status(
         },
     };
     let mut stream = connect(socket, step_timeout).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => QueryError::NotRunning {
-            path: path.clone(),
-            source,
-        },
+        io::ErrorKind::NotFound => QueryError::NoSocket { path: path.clone() },
+        io::ErrorKind::ConnectionRefused => QueryError::NotListening { path: path.clone() },
         _ => io_error(source),
     })?;
     stream
@@ -206,17 +245,82 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_socket_says_to_start_xcarp_and_exits_2() {
+    fn a_missing_socket_says_only_config_daemons_serve_status_and_exits_2() {
         let path =
             std::env::temp_dir().join(format!("xcarp-no-such-socket-{}.sock", std::process::id()));
         let err = query_status(&path, Format::Text, CLIENT_TIMEOUT).unwrap_err();
-        assert!(matches!(err, QueryError::NotRunning { .. }), "{err:?}");
+        assert!(matches!(err, QueryError::NoSocket { .. }), "{err:?}");
         let text = err.to_string();
-        assert!(text.contains("is xcarp running?"), "{text}");
-        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(
+            text.starts_with(&format!("no status socket at {}", path.display())),
+            "{text}"
+        );
+        for needle in [
+            "Only an xcarp run with --config FILE",
+            "status_socket",
+            "--socket PATH",
+            "ucarp's options",
+            "kill -USR1 PID",
+        ] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
         assert_eq!(
             status_command(&["--socket".into(), path.into_os_string()]),
             ExitCode::from(EXIT_UNREACHABLE)
         );
+    }
+
+    #[test]
+    fn a_socket_nobody_listens_on_is_told_apart() {
+        let path =
+            std::env::temp_dir().join(format!("xcarp-stale-socket-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        // Bound, never listening: a connect is refused, as on the socket of
+        // a daemon that was killed.
+        let socket =
+            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&socket2::SockAddr::unix(&path).unwrap())
+            .unwrap();
+        let err = query_status(&path, Format::Text, CLIENT_TIMEOUT).unwrap_err();
+        assert!(matches!(err, QueryError::NotListening { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("nothing answers on"), "{text}");
+        assert!(text.contains("Only an xcarp run with --config"), "{text}");
+        drop(socket);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn running_xcarps_are_found_by_name() {
+        // This test binary is not named xcarp; a child renamed so is.
+        assert!(!running_xcarps().contains(&std::process::id()));
+        // A process's name is the name it was executed by: sleep, through
+        // a link named xcarp. The kernel names it a moment after spawn()
+        // may return.
+        let dir = std::env::temp_dir().join(format!("xcarp-comm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sleep = ["/usr/bin/sleep", "/bin/sleep"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("sleep");
+        std::os::unix::fs::symlink(sleep, dir.join("xcarp")).unwrap();
+        let mut child = std::process::Command::new(dir.join("xcarp"))
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !running_xcarps().contains(&pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let found = running_xcarps().contains(&pid);
+        let note = running_note();
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(found, "pid {pid} not found");
+        assert!(note.contains(&pid.to_string()), "{note}");
     }
 }

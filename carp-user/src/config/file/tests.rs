@@ -377,6 +377,49 @@ fn password_and_passfile_exclude_each_other() {
 }
 
 #[test]
+fn password_hex_gives_the_exact_bytes() {
+    let with =
+        |value: &str| one("").replace("password = \"love\"", &format!("password_hex = {value}"));
+    let s = ok(&with("\"e974e9\""));
+    assert_eq!(s.instances[0].password.as_bytes(), b"\xe9t\xe9");
+    assert_eq!(s.instances[0].passfile, None);
+    let s = ok(&with("\"00FF7f\""));
+    assert_eq!(s.instances[0].password.as_bytes(), b"\x00\xff\x7f");
+    let s = ok(&format!(
+        "[defaults]\npassword_hex = \"6c6f7665\"\n{}",
+        one("").replace("password = \"love\"\n", "")
+    ));
+    assert_eq!(s.instances[0].password.as_bytes(), b"love");
+    for bad in ["\"e97\"", "\"e9 74\"", "\"zz\"", "\"0x41\""] {
+        error(
+            &with(bad),
+            &[":6:", "key `password_hex`", "not hexadecimal"],
+        );
+    }
+    error(&with("\"\""), &["key `password_hex`", "empty"]);
+    error(
+        &with(&format!("\"{}\"", "ab".repeat(20))),
+        &["key `password_hex`", "too long: 20 bytes"],
+    );
+    error(&with("41"), &["key `password_hex`", "expected a string"]);
+    error(
+        &one("password_hex = \"41\"\n"),
+        &[":7:", "key `password_hex`", "exclude each other"],
+    );
+    error(
+        &(with("\"41\"") + "passfile = \"/etc/xcarp/pw\"\n"),
+        &[":7:", "key `passfile`", "exclude each other"],
+    );
+    // An instance's password_hex replaces a default passfile.
+    let s = ok(&format!(
+        "[defaults]\npassfile = \"/etc/xcarp/pw\"\n{}",
+        with("\"41\"")
+    ));
+    assert_eq!(s.instances[0].password.as_bytes(), b"A");
+    assert_eq!(s.instances[0].passfile, None);
+}
+
+#[test]
 fn an_instance_is_unique_by_interface_vlan_and_vhid() {
     let second = one("").replace("10.1.1.252", "10.1.1.253");
     let e = error(
@@ -566,6 +609,30 @@ fn load_reads_password_files_and_checks_scripts() {
 }
 
 #[test]
+fn a_password_file_that_is_not_utf8_keys_the_hmac_with_its_bytes() {
+    use hmac::{Hmac, Mac as _};
+    let dir = temp_dir("latin1");
+    std::fs::write(dir.join("vip.pwd"), b"\xe9t\xe9\n").unwrap();
+    let config = dir.join("xcarp.toml");
+    write(
+        &config,
+        &one("").replace("password = \"love\"", "passfile = \"vip.pwd\""),
+        0o600,
+    );
+    let s = load(&config).unwrap();
+    let i = &s.instances[0];
+    assert_eq!(i.password.as_bytes(), b"\xe9t\xe9");
+    let auth =
+        crate::auth::CarpAuth::new(i.password.as_bytes(), i.vhid, &i.hmac_addresses()).unwrap();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"\xe9t\xe9").unwrap();
+    mac.update(&[2, 1, 42, 10, 1, 1, 252]);
+    mac.update(&5u64.to_be_bytes());
+    let expected: [u8; 20] = mac.finalize().into_bytes().into();
+    assert_eq!(auth.digest(5), expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_inline_password_in_a_file_others_can_read_gets_a_warning() {
     let dir = temp_dir("inline");
     let config = dir.join("xcarp.toml");
@@ -579,6 +646,65 @@ fn an_inline_password_in_a_file_others_can_read_gets_a_warning() {
     );
     write(&config, &one(""), 0o600);
     assert!(load(&config).unwrap().warnings.is_empty());
+    let hex = one("").replace("password = \"love\"", "password_hex = \"6c6f7665\"");
+    write(&config, &hex, 0o640);
+    let s = load(&config).unwrap();
+    assert!(
+        s.warnings.len() == 1 && s.warnings[0].contains(":6: key `password`"),
+        "{:?}",
+        s.warnings
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn what_others_could_change_or_reach_is_warned_about_never_refused() {
+    let dir = temp_dir("exposure");
+    write(&dir.join("up"), "#!/bin/sh\n", 0o775);
+    write(&dir.join("down"), "#!/bin/sh\n", 0o755);
+    let config = dir.join("xcarp.toml");
+    let two = format!(
+        "[global]\nmetrics_listen = \"0.0.0.0:9420\"\n\n[defaults]\nupscript = \"up\"\n\
+         downscript = \"down\"\n\n{}\n{}",
+        one(""),
+        one("")
+            .replace("vhid = 42", "vhid = 43")
+            .replace(".252", ".253")
+    );
+    write(&config, &two, 0o664);
+    let s = load(&config).unwrap();
+    let w = &s.warnings;
+    assert_eq!(w.len(), 4, "{w:#?}");
+    assert!(
+        w[0].starts_with(&format!(
+            "{}: writable by its group (mode 0664)",
+            config.display()
+        )),
+        "{w:#?}"
+    );
+    assert!(
+        w[1].contains(":2: key `metrics_listen`: 0.0.0.0:9420 (every address of the host) is not a loopback address"),
+        "{w:#?}"
+    );
+    // Read for both instances, said once.
+    assert!(
+        w[2].contains(":5: key `upscript`")
+            && w[2].contains("writable by its group (mode 0775), and run as root"),
+        "{w:#?}"
+    );
+    assert!(
+        w[3].contains("key `password`") && w[3].contains("readable"),
+        "{w:#?}"
+    );
+
+    write(&dir.join("up"), "#!/bin/sh\n", 0o755);
+    write(
+        &config,
+        &two.replace("0.0.0.0:9420", "127.0.0.1:9420"),
+        0o600,
+    );
+    let s = load(&config).unwrap();
+    assert!(s.warnings.is_empty(), "{:#?}", s.warnings);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
