@@ -6,6 +6,7 @@
 //! loader; those convert at their own boundary. The format and its checks
 //! are described in docs/config.md.
 pub mod file;
+pub mod host;
 pub mod import_ucarp;
 mod passfile;
 
@@ -38,6 +39,10 @@ pub const DEFAULT_STATUS_SOCKET: &str = "/run/xcarp/status.sock";
 /// instance may have more, and then the daemon alone checks them
 /// (docs/xdp.md, "HMAC in the kernel").
 pub const KERNEL_HMAC_MAX_ADDRESSES: usize = 8;
+
+/// Most instances one process runs: the XDP program's VHID table holds
+/// this many entries (docs/config.md, "Checks").
+pub const MAX_INSTANCES: usize = carp_common::MAX_VHID_ENTRIES as usize;
 
 /// Accepted ranges, shared by the command line and the file.
 pub mod range {
