@@ -3,7 +3,8 @@
 //! (advskew, advbase, scripts, addresses, password; one HUP, two 100 ms
 //! apart, twenty within a second) keeps it MASTER: its adverts stay one
 //! interval apart and the VIP stays on it alone. A reload naming an
-//! interface this host lacks changes nothing. Removing every instance of
+//! interface this host lacks, or one whose XDP attachment fails, changes
+//! nothing. Removing every instance of
 //! an interface detaches the XDP program there; adding one back attaches
 //! it again.
 use std::{
@@ -321,6 +322,9 @@ fn reload_changes_a_master_in_place() {
 enum HostCase {
     /// A reload naming a missing interface is rejected whole.
     MissingInterface,
+    /// A reload whose XDP attachment fails on one new interface after
+    /// another was attached is rejected whole, and the other detached.
+    AttachFails,
     /// Removing every instance of the first-attached interface, then adding
     /// one back, with this `xdp_mode`.
     Reattach(&'static str),
@@ -363,7 +367,53 @@ fn missing_interface_changes_nothing() {
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    eprintln!("RELOAD missing interface: rejected whole, nothing changed on the wire");
+    eprintln!("RELOAD missing interface: rejected whole, nothing changed on the wire: {line}");
+}
+
+fn failed_attach_undoes_the_reload() {
+    let (lan, wire, a, _b) = pair();
+    let ns = &lan.hosts[0].ns;
+    ns.ip(&[
+        "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+    ]);
+    ns.ip(&["link", "set", "eth1", "up"]);
+    ns.ip(&["link", "set", "eth1p", "up"]);
+    // A bridge has no native XDP: driver mode fails there.
+    ns.ip(&["link", "add", "br9", "type", "bridge"]);
+    ns.ip(&["link", "set", "br9", "up"]);
+    let wire2 = Adverts::start(&lan, 2);
+    let samples = HolderSamples::start(&lan.hosts, vip(1), SAMPLE_EVERY);
+    let t0 = epoch_now();
+    let since = Instant::now();
+    let mut on_eth1 = InstanceConf::new(2, vip(2), 0);
+    on_eth1.extra = "interface = \"eth1\"\n".into();
+    let mut on_bridge = InstanceConf::new(3, vip(3), 0);
+    on_bridge.extra = "interface = \"br9\"\nxdp_mode = \"driver\"\n".into();
+    a.reload(&[vhid1(50, ""), on_eth1, on_bridge]);
+    let line = a
+        .log
+        .wait_for_line_since("reload rejected", since, RELOADED)
+        .unwrap_or_else(|| panic!("not rejected:\n{}", a.log.text()));
+    assert!(line.contains("vip3") && line.contains("br9"), "{line}");
+    // eth1 was attached for vip2 first, then given back.
+    assert!(
+        a.log
+            .find_since("XDP program attached to eth1", since)
+            .is_some(),
+        "{}",
+        a.log.text()
+    );
+    assert_eq!(ns.xdp_attachment("eth1"), None, "eth1 kept the program");
+    thread::sleep(Duration::from_secs(4));
+    let t1 = epoch_now();
+    let held = samples.stop();
+    let adverts = assert_one_master_without_gap(&wire, lan.hosts[0].addr, t0 - 2.0, t1);
+    assert!(adverts.iter().all(|a| a.advskew == 0), "{}", wire.text());
+    assert!(wire2.all().is_empty(), "VHID 2 started:\n{}", wire2.text());
+    assert_held_by_first_only(&held, t0, t1);
+    assert_eq!(a.states().len(), 1);
+    assert_eq!(counter(&a, "became_master"), 1);
+    eprintln!("RELOAD failed attach: rejected whole, the other interface detached again: {line}");
 }
 
 fn removing_an_interface_then_adding_it_back_reattaches(mode: &str) {
@@ -449,12 +499,14 @@ fn removing_an_interface_then_adding_it_back_reattaches(mode: &str) {
 fn reload_is_all_or_nothing_and_reattaches_xdp() {
     let variants = [
         HostCase::MissingInterface,
+        HostCase::AttachFails,
         HostCase::Reattach("auto"),
         HostCase::Reattach("skb"),
     ]
     .map(|c| (c, ONLY_XCARP));
     run_variants("reload against the host", &variants, |case| match case {
         HostCase::MissingInterface => missing_interface_changes_nothing(),
+        HostCase::AttachFails => failed_attach_undoes_the_reload(),
         HostCase::Reattach(mode) => removing_an_interface_then_adding_it_back_reattaches(mode),
     });
 }
