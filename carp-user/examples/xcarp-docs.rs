@@ -144,7 +144,7 @@ fn extra_sections() -> Roff {
         ),
         (
             "xcarp check-config FILE",
-            "checks a configuration file as --config reads it, and against this host as --config and a reload do (the interfaces exist and have an Ethernet address), runs nothing; exit 0, or 1 with each error and its line. With --offline (before FILE) the host is not looked at, for a file checked on another machine.",
+            "checks a configuration file as --config reads it, and against this host as --config and a reload do (the interfaces exist and have an Ethernet address), runs nothing; exit 0, or 1 with each error and its line. With --offline the host is not looked at, for a file checked on another machine.",
         ),
         (
             "xcarp import-ucarp DIR [-o FILE]",

@@ -59,7 +59,13 @@ fn check_config(path: &Path, offline: bool) -> ExitCode {
         .map_err(|e| e.to_string())
         .and_then(|settings| {
             if !offline {
-                host::check(&settings).map_err(|e| format!("{}: {e}", path.display()))?;
+                host::check(&settings).map_err(|e| {
+                    e.to_string()
+                        .lines()
+                        .map(|line| format!("{}: {line}", path.display()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })?;
             }
             Ok(settings)
         });
