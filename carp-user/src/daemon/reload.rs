@@ -73,6 +73,10 @@ struct Prepared {
     memberships: Vec<(u32, Ipv4Addr)>,
 }
 
+fn rejected(e: &dyn std::fmt::Display) {
+    tracing::error!("reload rejected, the running instances are kept: {e}");
+}
+
 impl Daemon {
     /// SIGHUP with a configuration file: reads it again and applies it
     /// whole, or, if anything in it or its effect on this host fails,
@@ -82,13 +86,15 @@ impl Daemon {
             return;
         };
         tracing::info!("SIGHUP: reloading the configuration");
-        let rejected = |e: &dyn std::fmt::Display| {
-            tracing::error!("reload rejected, the running instances are kept: {e}");
-        };
-        let specs = match reload() {
-            Ok(specs) => specs,
-            Err(e) => return rejected(&e),
-        };
+        match reload() {
+            Ok(specs) => self.apply_reload(specs).await,
+            Err(e) => rejected(&e),
+        }
+    }
+
+    /// Applies a file read and checked by the loader (its host checks
+    /// included): whole, or not at all.
+    pub(super) async fn apply_reload(&mut self, specs: Vec<(InstanceSpec, Password)>) {
         let keys: Result<Vec<CarpAuth>, String> = specs
             .iter()
             .map(|(spec, password)| {
@@ -113,7 +119,8 @@ impl Daemon {
             return rejected(&e);
         }
 
-        // Nothing can fail from here on.
+        // Applied from here on: what could fail is in place (the keys, the
+        // links, the groups, the kernel entries of changed instances).
         for id in &plan.remove {
             self.remove_instance(*id);
         }
