@@ -162,7 +162,7 @@ fn extra_sections() -> Roff {
         ),
         (
             "xcarp check-config FILE",
-            "checks a configuration file as --config reads it, runs nothing; exit 0, or 1 with each error and its line.",
+            "checks a configuration file as --config reads it, and against this host as --config and a reload do (the interfaces exist and have an Ethernet address), runs nothing; exit 0, or 1 with each error and its line. With --offline the host is not looked at, for a file checked on another machine.",
         ),
         (
             "xcarp import-ucarp DIR [-o FILE]",
@@ -206,7 +206,7 @@ fn extra_sections() -> Roff {
         ),
         (
             "SIGHUP",
-            "with --config: reads the file again; unchanged instances keep their state, and a file with an error changes nothing. From the command line: exit, as SIGTERM (ucarp's meaning).",
+            "with --config: reads the file again and applies it whole or not at all: a file with an error, or one this host cannot run (a missing interface), changes nothing. Instances keep their state through any change but of their interface, VLAN or VHID (a master stays master). From the command line: exit, as SIGTERM (ucarp's meaning).",
         ),
     ] {
         r.control("TP", []);

@@ -57,7 +57,7 @@ use single::Config;
         `<interface> <address> [xparam]` and add or remove the address.\n\n\
         Other forms:\n  \
         xcarp --config FILE           run the instances a configuration file describes\n  \
-        xcarp check-config FILE       check a configuration file, run nothing\n  \
+        xcarp check-config FILE       check a configuration file (and this host), run nothing\n  \
         xcarp import-ucarp DIR [-o F] convert /etc/ucarp (vip-*.conf) to a configuration file"
 )]
 pub struct Cli {
@@ -237,8 +237,12 @@ pub struct UsageError(pub String);
 pub enum Parsed {
     /// Run these instances (from the options, or from `--config`).
     Run(Box<Settings>),
-    /// `xcarp check-config FILE`.
-    CheckConfig(PathBuf),
+    /// `xcarp check-config [--offline] FILE`.
+    CheckConfig {
+        file: PathBuf,
+        /// Skip the checks against this host (its interfaces).
+        offline: bool,
+    },
     /// `xcarp import-ucarp DIR [-o FILE]`.
     ImportUcarp {
         dir: PathBuf,
@@ -249,10 +253,15 @@ pub enum Parsed {
 }
 
 /// `xcarp check-config`: checks a configuration file as `xcarp --config`
-/// would read it (values, duplicates, password files, scripts), runs nothing.
+/// would read it (values, duplicates, password files, scripts) and against
+/// this host (its interfaces), runs nothing.
 #[derive(Parser, Debug)]
 #[command(name = "xcarp check-config", version)]
 struct CheckConfigArgs {
+    /// skip the checks against this host (the interfaces exist): for a file
+    /// checked on another machine than the one that runs it
+    #[arg(long)]
+    offline: bool,
     /// the configuration file (format: /usr/share/doc/xcarp/config.md.gz)
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -302,7 +311,10 @@ where
     match subcommand(&args) {
         Some("check-config") => {
             return match parse_subcommand::<CheckConfigArgs>(&args) {
-                Ok(a) => Ok(Parsed::CheckConfig(a.file)),
+                Ok(a) => Ok(Parsed::CheckConfig {
+                    file: a.file,
+                    offline: a.offline,
+                }),
                 Err(done) => done,
             };
         }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use nix::fcntl::{Flock, FlockArg};
 use xcarp::{
     cli::{self, Parsed},
-    config::{Settings, file, import_ucarp},
+    config::{Settings, file, host, import_ucarp},
     daemon, xdp,
 };
 
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     }
     let settings = match cli::parse(args) {
         Ok(Parsed::Run(settings)) => *settings,
-        Ok(Parsed::CheckConfig(path)) => return check_config(&path),
+        Ok(Parsed::CheckConfig { file, offline }) => return check_config(&file, offline),
         Ok(Parsed::ImportUcarp { dir, output }) => return import(&dir, output.as_deref()),
         Ok(Parsed::Print(text)) => {
             print!("{text}");
@@ -55,10 +55,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// `xcarp check-config FILE`: exit 0 and a one-line summary, or 1 and every
-/// problem found.
-fn check_config(path: &Path) -> ExitCode {
-    match file::load(path) {
+/// `xcarp check-config [--offline] FILE`: exit 0 and a one-line summary,
+/// or 1 and every problem found, in the file and (unless `offline`) on this
+/// host, as `--config` and a reload check them.
+fn check_config(path: &Path, offline: bool) -> ExitCode {
+    let checked = file::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|settings| {
+            if !offline {
+                host::check(&settings).map_err(|e| {
+                    e.to_string()
+                        .lines()
+                        .map(|line| format!("{}: {line}", path.display()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })?;
+            }
+            Ok(settings)
+        });
+    match checked {
         Ok(settings) => {
             for warning in &settings.warnings {
                 eprintln!("xcarp: warning: {warning}");

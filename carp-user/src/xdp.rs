@@ -279,16 +279,20 @@ impl fmt::Display for XdpCounters {
 /// BPF_PROG_TEST_RUN). Dropping it detaches the program and unloads it.
 pub struct XdpAttachment {
     ebpf: Ebpf,
+    /// The interface given to [`Self::attach`] (or the one VHIDs are
+    /// configured for by [`Self::configure_vhid`]).
     interface: String,
     ifindex: u32,
+    /// The mode of the attachment [`Self::attach`] made.
     mode: Option<XdpMode>,
-    /// Further interfaces the same program (and so the same maps and ring)
-    /// is attached to.
-    others: Vec<OtherLink>,
+    /// Every interface the program (and so the same maps and ring) is
+    /// attached to, the first one included, so that each can be detached
+    /// alike.
+    links: Vec<AttachedLink>,
 }
 
-/// One more interface of an attachment.
-struct OtherLink {
+/// One interface of an attachment.
+struct AttachedLink {
     ifindex: u32,
     mode: XdpMode,
     link: aya::programs::xdp::XdpLinkId,
@@ -303,9 +307,14 @@ impl XdpAttachment {
                 source,
             })?;
         let mut this = Self::load_unattached(ifindex)?;
-        let (used, _) = attach_with_fallback(this.program_mut()?, interface, mode)?;
+        let (used, link) = attach_with_fallback(this.program_mut()?, interface, mode)?;
         this.interface = interface.to_owned();
         this.mode = Some(used);
+        this.links.push(AttachedLink {
+            ifindex,
+            mode: used,
+            link,
+        });
         Ok(this)
     }
 
@@ -323,7 +332,7 @@ impl XdpAttachment {
                 source,
             })?;
         let (used, link) = attach_with_fallback(self.program_mut()?, interface, mode)?;
-        self.others.push(OtherLink {
+        self.links.push(AttachedLink {
             ifindex,
             mode: used,
             link,
@@ -331,14 +340,16 @@ impl XdpAttachment {
         Ok(mode_name(used))
     }
 
-    /// Detaches the program from an interface attached with
-    /// [`Self::attach_also`] (its VHIDs are removed too). An interface that
-    /// is gone has lost its attachment already; that is not an error.
+    /// Detaches the program from an interface, the first one
+    /// ([`Self::attach`]) as any other ([`Self::attach_also`]); its VHIDs
+    /// are removed too, and [`Self::attach_also`] can attach it there
+    /// again. An interface that is gone has lost its attachment already;
+    /// that is not an error.
     pub fn detach_from(&mut self, ifindex: u32) -> Result<(), XdpError> {
-        let Some(at) = self.others.iter().position(|l| l.ifindex == ifindex) else {
+        let Some(at) = self.links.iter().position(|l| l.ifindex == ifindex) else {
             return Ok(());
         };
-        let link = self.others.remove(at).link;
+        let link = self.links.remove(at).link;
         let _ = self.program_mut()?.detach(link);
         let keys: Vec<VhidKey> = self
             .vhids()?
@@ -355,10 +366,7 @@ impl XdpAttachment {
     /// The mode the program is attached in on `ifindex`, if it is.
     #[must_use]
     pub fn mode_on(&self, ifindex: u32) -> Option<&'static str> {
-        if ifindex == self.ifindex {
-            return self.mode.map(mode_name);
-        }
-        self.others
+        self.links
             .iter()
             .find(|l| l.ifindex == ifindex)
             .map(|l| mode_name(l.mode))
@@ -390,7 +398,7 @@ impl XdpAttachment {
             interface: String::new(),
             ifindex,
             mode: None,
-            others: Vec::new(),
+            links: Vec::new(),
         })
     }
 

@@ -1146,3 +1146,227 @@ fn each_engine_start_numbers_a_stream_of_its_own() {
     assert_eq!(streams.len(), 64);
     assert!(!streams.contains(&0));
 }
+
+// ------------------------------------------------ reconfigure (a reload)
+
+/// The adverts among `actions`, as (advbase, advskew).
+fn sent_intervals(actions: &[Action]) -> Vec<(u8, u8)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert {
+                advbase, advskew, ..
+            } => Some((*advbase, *advskew)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A reload that changes the skew of a MASTER (took over at 3 s, next
+/// advert due at 4 s): it stays MASTER, runs no script, sends nothing at
+/// once, and its next advert goes out one new interval after the last one,
+/// carrying the new skew.
+#[test]
+fn reconfigured_master_stays_and_times_its_next_advert_from_the_last() {
+    let mut engine = master(config());
+    let actions = engine.reconfigure(
+        ms(3_400),
+        EngineConfig {
+            advskew: 128,
+            ..config()
+        },
+    );
+    assert_eq!(actions, [arm(Timer::Advert, ms(4_500))]);
+    assert_eq!(engine.state(), State::Master);
+    let actions = engine.handle(ms(4_500), Event::TimerFired(Timer::Advert));
+    assert_eq!(sent_intervals(&actions), [(1, 128)]);
+    assert_eq!(count(&actions, &arm(Timer::Advert, secs(6))), 1);
+    assert_eq!(engine.state(), State::Master);
+}
+
+/// A shorter interval never waits longer than it: due at the last advert
+/// plus the new interval, or at once when that moment has passed.
+#[test]
+fn reconfigured_master_with_a_shorter_interval_advertises_no_later_than_it() {
+    let slow = EngineConfig {
+        advbase: 2,
+        ..config()
+    };
+    // advbase 2: master-down 6 s; MASTER at 6 s, next advert due at 8 s.
+    let started = || {
+        let mut engine = backup(slow.clone());
+        engine.handle(secs(6), Event::TimerFired(Timer::MasterDown));
+        assert_eq!(engine.state(), State::Master);
+        engine
+    };
+    let mut engine = started();
+    assert_eq!(
+        engine.reconfigure(ms(6_500), config()),
+        [arm(Timer::Advert, secs(7))]
+    );
+    let mut engine_late = started();
+    assert_eq!(
+        engine_late.reconfigure(ms(7_500), config()),
+        [arm(Timer::Advert, ms(7_500))]
+    );
+    let actions = engine.handle(secs(7), Event::TimerFired(Timer::Advert));
+    assert_eq!(sent_intervals(&actions), [(1, 0)]);
+    assert_eq!(count(&actions, &arm(Timer::Advert, secs(8))), 1);
+}
+
+/// Settings that do not change the intervals (preempt, tie-break,
+/// neutral) touch no timer; the VHID, the instance's identity, is kept.
+#[test]
+fn reconfigure_without_new_intervals_arms_nothing_and_keeps_the_vhid() {
+    let mut engine = master(config());
+    let actions = engine.reconfigure(
+        ms(3_500),
+        EngineConfig {
+            vhid: 7,
+            preempt: true,
+            neutral: true,
+            tie_break: TieBreak::Numeric,
+            ..config()
+        },
+    );
+    assert_eq!(actions, []);
+    assert_eq!(engine.config().vhid, 42);
+    assert!(engine.config().preempt);
+    let mut engine = backup(config());
+    engine.handle(secs(1), advert_from(Ipv4Addr::new(10, 1, 1, 9), 1, 0, 5));
+    assert_eq!(
+        engine.reconfigure(
+            secs(2),
+            EngineConfig {
+                preempt: true,
+                ..config()
+            }
+        ),
+        []
+    );
+}
+
+/// A BACKUP measures its new master-down interval from the last advert it
+/// heard, not from the reload: the master it hears keeps it BACKUP, and a
+/// master silent for longer than the new interval is taken over at once.
+#[test]
+fn reconfigured_backup_rearms_master_down_from_the_last_advert_heard() {
+    let peer = Ipv4Addr::new(10, 1, 1, 9);
+    let mut engine = backup(config());
+    engine.handle(secs(1), advert_from(peer, 1, 0, 5));
+    let longer = EngineConfig {
+        deadratio: 5,
+        ..config()
+    };
+    assert_eq!(
+        engine.reconfigure(secs(2), longer),
+        [arm(Timer::MasterDown, secs(6))]
+    );
+    assert_eq!(engine.state(), State::Backup);
+    // Heard again: master-down is the new interval from there.
+    let actions = engine.handle(secs(3), advert_from(peer, 1, 0, 6));
+    assert_eq!(actions, [arm(Timer::MasterDown, secs(8))]);
+
+    let shorter = EngineConfig {
+        deadratio: 2,
+        ..config()
+    };
+    let mut engine = backup(config());
+    engine.handle(secs(1), advert_from(peer, 1, 0, 5));
+    assert_eq!(
+        engine.reconfigure(ms(3_500), shorter),
+        [arm(Timer::MasterDown, ms(3_500))]
+    );
+    let actions = engine.handle(ms(3_500), Event::TimerFired(Timer::MasterDown));
+    assert_eq!(engine.state(), State::Master);
+    assert_eq!(sent_intervals(&actions), [(1, 0)]);
+}
+
+/// After SIGUSR2 the master-down interval starts after the 3 s hold
+/// (§4.5); a reload during the hold keeps it.
+#[test]
+fn reconfigure_during_the_demote_hold_keeps_the_hold() {
+    let mut engine = master(config());
+    engine.handle(secs(4), Event::Demote);
+    assert_eq!(engine.state(), State::Backup);
+    let longer = EngineConfig {
+        advbase: 2,
+        ..config()
+    };
+    // 4 s + 3 s hold + 2 × 3 s.
+    assert_eq!(
+        engine.reconfigure(secs(5), longer),
+        [arm(Timer::MasterDown, secs(13))]
+    );
+}
+
+/// Without carrier no timer runs; the new intervals apply when it returns.
+#[test]
+fn reconfigure_without_carrier_waits_for_the_link() {
+    let mut engine = backup(config());
+    engine.handle(secs(1), Event::LinkDown);
+    let longer = EngineConfig {
+        deadratio: 5,
+        ..config()
+    };
+    assert_eq!(engine.reconfigure(secs(2), longer), []);
+    assert_eq!(
+        engine.handle(secs(4), Event::LinkUp),
+        [arm(Timer::MasterDown, secs(9))]
+    );
+}
+
+/// A stopped or handing-over engine takes the settings and does nothing.
+#[test]
+fn reconfigure_after_shutdown_or_during_a_hand_over_does_nothing() {
+    let longer = EngineConfig {
+        advbase: 3,
+        ..config()
+    };
+    let mut engine = master(config());
+    engine.handle(ms(3_200), Event::HandOver);
+    assert_eq!(engine.reconfigure(ms(3_300), longer.clone()), []);
+    let mut engine = master(config());
+    engine.handle(ms(3_200), Event::Shutdown);
+    assert_eq!(engine.reconfigure(ms(3_300), longer), []);
+}
+
+/// The counter stream goes on through a reload (receivers' replay state
+/// stays valid), even though the new settings carry another clock origin.
+#[test]
+fn reconfigure_keeps_the_sequenced_counter_stream_and_its_clock() {
+    let mut engine = master(sequenced());
+    let before = sent_counters(&engine.handle(secs(4), Event::TimerFired(Timer::Advert)));
+    let other_clock = EngineConfig {
+        advskew: 10,
+        counters: CounterScheme::Sequenced {
+            wall_ms_at_zero: WALL_MS + 99_000,
+        },
+        ..config()
+    };
+    engine.reconfigure(ms(4_200), other_clock);
+    let after = sent_counters(&engine.handle(ms(5_039), Event::TimerFired(Timer::Advert)));
+    assert_eq!(freshness::stream(after[0]), freshness::stream(before[0]));
+    assert_eq!(
+        freshness::value(after[0]),
+        (WALL_MS + 5_039) & freshness::VALUE_MASK
+    );
+}
+
+/// Switching replay protection on starts a sequenced stream from the
+/// clock (not from ucarp's last counter); switching it off goes back to
+/// ucarp's random counters.
+#[test]
+fn reconfigure_between_counter_schemes_starts_the_new_one_afresh() {
+    let mut engine = master(config());
+    engine.reconfigure(ms(3_500), sequenced());
+    let sent = sent_counters(&engine.handle(secs(4), Event::TimerFired(Timer::Advert)));
+    assert_eq!(
+        freshness::value(sent[0]),
+        (WALL_MS + 4_000) & freshness::VALUE_MASK
+    );
+    engine.reconfigure(ms(4_500), config());
+    let a = sent_counters(&engine.handle(secs(5), Event::TimerFired(Timer::Advert)));
+    let b = sent_counters(&engine.handle(secs(6), Event::TimerFired(Timer::Advert)));
+    assert_ne!(b[0], a[0].wrapping_add(1), "random until an advert arrives");
+}

@@ -865,6 +865,70 @@ fn second_attach_on_one_interface_reports_the_slot_taken() {
     .expect("the attach thread panicked");
 }
 
+/// Detaching is symmetric: the first interface (`attach`) is detached as
+/// any other (`attach_also`), its XDP slot is free again, and the same
+/// attachment takes it again (the daemon does so when a reload removes
+/// every instance of an interface, then adds one back).
+#[test]
+fn detaching_the_first_interface_frees_its_slot_for_a_later_attach() {
+    let _limit = xcarp_tests::test_time_limit();
+    use xcarp_tests::{Netns, unique_name};
+
+    if setup().is_none() {
+        return;
+    }
+    let ns = Netns::new("d");
+    let a = unique_name("x");
+    let b = unique_name("y");
+    ns.ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+    ns.ip(&["link", "set", &a, "up"]);
+    ns.ip(&["link", "set", &b, "up"]);
+    let name = ns.name.clone();
+    let (a2, b2) = (a.clone(), b.clone());
+    let (attached_before, attached_after_detach, attached_again) = std::thread::spawn(move || {
+        let (a, b) = (a2, b2);
+        xcarp_tests::enter_netns(&name);
+        let shown = |dev: &str| {
+            let out = std::process::Command::new("ip")
+                .args(["-d", "link", "show", "dev", dev])
+                .output()
+                .expect("ip link");
+            String::from_utf8_lossy(&out.stdout).contains("xdpgeneric")
+        };
+        let mut xdp = XdpAttachment::attach(&a, AttachMode::Skb).expect("first attach");
+        xdp.attach_also(&b, AttachMode::Skb).expect("second attach");
+        let index_a = lo_ifindex_of(&a);
+        xdp.configure_vhid_on(
+            index_a,
+            VhidSettings {
+                vhid: 42,
+                ..fixture_settings()
+            },
+        )
+        .expect("configure VHID 42 on the first interface");
+        let before = (shown(&a), shown(&b));
+        xdp.detach_from(index_a)
+            .expect("detach the first interface");
+        let after = (shown(&a), shown(&b), xdp.mode_on(index_a));
+        // Its slot is free: the same attachment takes it again, in skb mode
+        // (which never falls back).
+        let reattached = xdp
+            .attach_also(&a, AttachMode::Skb)
+            .map_err(|e| e.to_string());
+        let again = (reattached, shown(&a), xdp.mode_on(index_a));
+        (before, after, again)
+    })
+    .join()
+    .expect("the attach thread panicked");
+    assert_eq!(attached_before, (true, true));
+    assert_eq!(
+        attached_after_detach,
+        (false, true, None),
+        "{a} keeps the program after detach_from"
+    );
+    assert_eq!(attached_again, (Ok("skb"), true, Some("skb")));
+}
+
 /// The daemon's object carries the `xcarp` program and its maps only:
 /// the benchmark's baselines are built into an object of their own.
 #[test]

@@ -6,6 +6,7 @@
 //! their own namespaces.
 pub mod carp;
 pub mod frames;
+pub mod holders;
 pub mod lan;
 pub mod log;
 pub mod multi;

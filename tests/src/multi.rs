@@ -168,6 +168,12 @@ impl ConfigDaemon {
         self.write_raw_config(&self.config_text(instances));
     }
 
+    /// Writes the configuration for `instances` and reloads it (SIGHUP).
+    pub fn reload(&self, instances: &[InstanceConf]) {
+        self.write_config(instances);
+        self.signal(libc::SIGHUP);
+    }
+
     pub fn write_raw_config(&self, text: &str) {
         let path = self.config_path();
         let tmp = self.path("xcarp.toml.new");

@@ -147,7 +147,9 @@ fn import_then_check_config_round_trips() {
     let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "it may hold passwords");
 
-    let out = xcarp(&["check-config", path(&config)]);
+    // Checked here, not on the host that will run it (whose eth0 and eth1
+    // this machine may lack).
+    let out = xcarp(&["check-config", "--offline", path(&config)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -421,6 +423,85 @@ fn check_config_exits_1_with_every_error_and_its_line() {
     assert!(stderr(&out).contains("cannot read the configuration file"));
     let out = xcarp(&["check-config"]);
     assert_eq!(out.status.code(), Some(1), "the file is required");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One instance on `interface`, or `count` instances on five interfaces.
+fn instances_on(interface: &str, count: usize) -> String {
+    let mut text = String::from("[defaults]\nsrcip = \"10.99.1.1\"\npassword = \"x\"\n");
+    for i in 0..count {
+        let interface = if count == 1 {
+            interface.to_owned()
+        } else {
+            format!("{interface}{}", i / 255)
+        };
+        text.push_str(&format!(
+            "[[instance]]\ninterface = \"{interface}\"\nvhid = {}\naddresses = [\"10.98.{}.{}\"]\n",
+            i % 255 + 1,
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    text
+}
+
+/// check-config refuses what `--config` cannot run on this host (an
+/// interface it lacks), unless told the file is for another machine.
+#[test]
+fn check_config_refuses_a_missing_interface_unless_offline() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("host");
+    let config = dir.join("xcarp.toml");
+    write(&config, &instances_on("xcnone0", 1), 0o600);
+    let out = xcarp(&["check-config", path(&config)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("interface xcnone0 (instance xcnone0/vhid1): does not exist on this host"),
+        "{err}"
+    );
+    let out = xcarp(&["check-config", "--offline", path(&config)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).ends_with(": ok, 1 instance on 1 interface\n"));
+    // Loopback exists everywhere: the same file on it passes the host
+    // checks.
+    write(&config, &instances_on("lo", 1), 0o600);
+    let out = xcarp(&["check-config", path(&config)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The XDP program's VHID table holds 1024 instances: more are a
+/// configuration error (exit 1, no restart by systemd), found by
+/// check-config, offline too, and by `--config` before it starts.
+#[test]
+fn more_instances_than_the_kernel_table_holds_are_refused() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("capacity");
+    let config = dir.join("xcarp.toml");
+    write(&config, &instances_on("xcnone", 1100), 0o600);
+    for args in [
+        &["check-config", path(&config)][..],
+        &["check-config", "--offline", path(&config)],
+        &["--config", path(&config)],
+    ] {
+        let out = xcarp(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("1100 instances: one xcarp runs at most 1024"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "one error, not one per instance: {err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

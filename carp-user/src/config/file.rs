@@ -23,8 +23,8 @@ use toml::{
 };
 
 use super::{
-    DEFAULT_GROUP, Facility, Global, Instance, MAX_PASSWORD_LEN, Password, Settings, TieBreak,
-    VirtualAddress, XdpMode, range, read_passfile, readable_by_others,
+    DEFAULT_GROUP, Facility, Global, Instance, MAX_INSTANCES, MAX_PASSWORD_LEN, Password, Settings,
+    TieBreak, VirtualAddress, XdpMode, range, read_passfile, readable_by_others,
 };
 
 /// A configuration file larger than this is refused: no sensible one comes
@@ -795,6 +795,17 @@ impl Parser<'_> {
     /// Checks that span instances: unique (interface, vlan, vhid), names
     /// and addresses.
     fn across_instances(&mut self, instances: &[Instance], headers: &[usize]) {
+        if instances.len() > MAX_INSTANCES {
+            self.error(
+                headers[MAX_INSTANCES],
+                None,
+                format!(
+                    "{} instances: one xcarp runs at most {MAX_INSTANCES} (the XDP program's \
+                     VHID table holds {MAX_INSTANCES}); this is the first one too many",
+                    instances.len()
+                ),
+            );
+        }
         let mut keys: HashMap<(Option<&str>, u16, u8), usize> = HashMap::new();
         let mut names: HashMap<&str, usize> = HashMap::new();
         let mut addresses: HashMap<Ipv4Addr, usize> = HashMap::new();

@@ -7,6 +7,7 @@
 //! are described in docs/config.md.
 pub(crate) mod exposure;
 pub mod file;
+pub mod host;
 pub mod import_ucarp;
 mod passfile;
 
@@ -39,6 +40,10 @@ pub const DEFAULT_STATUS_SOCKET: &str = "/run/xcarp/status.sock";
 /// instance may have more, and then the daemon alone checks them
 /// (docs/xdp.md, "HMAC in the kernel").
 pub const KERNEL_HMAC_MAX_ADDRESSES: usize = 8;
+
+/// Most instances one process runs: the XDP program's VHID table holds
+/// this many entries (docs/config.md, "Checks").
+pub const MAX_INSTANCES: usize = carp_common::MAX_VHID_ENTRIES as usize;
 
 /// Accepted ranges, shared by the command line and the file.
 pub mod range {

@@ -11,7 +11,12 @@ use std::{
 
 use tokio::time::Instant;
 
-use super::{RateLimited, log, net::FrameSender, scripts::ScriptRunner, suppressed_note};
+use super::{
+    RateLimited, log,
+    net::FrameSender,
+    scripts::{Ran, ScriptRunner, ScriptSpec},
+    suppressed_note,
+};
 use crate::{
     auth::CarpAuth,
     engine::{
@@ -61,42 +66,64 @@ pub struct InstanceSpec {
 }
 
 impl InstanceSpec {
-    /// Whether `other` runs the same protocol (everything but the scripts'
-    /// and logs' settings): a reload keeps an instance whose protocol is
-    /// unchanged, and with it its state, timers and counters.
+    /// Whether `other` is the same instance: the same VHID on the same
+    /// interface and VLAN. A reload updates such an instance in place,
+    /// whatever else changed; any other is removed or added.
     #[must_use]
-    pub fn same_protocol(&self, other: &Self) -> bool {
-        (
-            &self.interface,
-            self.vlan,
-            self.vhid,
-            self.srcip,
-            self.group,
-            self.nomcast,
-            &self.addresses,
-        ) == (
-            &other.interface,
-            other.vlan,
-            other.vhid,
-            other.srcip,
-            other.group,
-            other.nomcast,
-            &other.addresses,
-        ) && (
-            self.advbase,
-            self.advskew,
-            self.deadratio,
-            self.preempt,
-            self.tie_break,
-            self.replay_protection,
-        ) == (
-            other.advbase,
-            other.advskew,
-            other.deadratio,
-            other.preempt,
-            other.tie_break,
-            other.replay_protection,
-        )
+    pub fn same_identity(&self, other: &Self) -> bool {
+        (&self.interface, self.vlan, self.vhid) == (&other.interface, other.vlan, other.vhid)
+    }
+
+    /// The settings `new` changes, by their configuration key (keys are
+    /// compared elsewhere: they are not kept).
+    #[must_use]
+    pub fn changes(&self, new: &Self) -> Vec<&'static str> {
+        let addrs = |s: &Self| s.addresses.iter().map(|(a, _)| *a).collect::<Vec<_>>();
+        [
+            ("name", self.name != new.name),
+            ("srcip", self.srcip != new.srcip),
+            ("group", self.group != new.group),
+            ("nomcast", self.nomcast != new.nomcast),
+            ("addresses", addrs(self) != addrs(new)),
+            ("advbase", self.advbase != new.advbase),
+            ("advskew", self.advskew != new.advskew),
+            ("deadratio", self.deadratio != new.deadratio),
+            ("preempt", self.preempt != new.preempt),
+            ("neutral", self.neutral != new.neutral),
+            ("shutdown", self.shutdown != new.shutdown),
+            ("ignore_ifstate", self.ignore_ifstate != new.ignore_ifstate),
+            ("scripts", self.script_spec() != new.script_spec()),
+            ("tie_break", self.tie_break != new.tie_break),
+            (
+                "replay_protection",
+                self.replay_protection != new.replay_protection,
+            ),
+            ("xdp_mode", self.xdp_mode != new.xdp_mode),
+            (
+                "health checks",
+                (&self.checks, &self.track_interfaces) != (&new.checks, &new.track_interfaces),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+    }
+
+    /// How its scripts are called.
+    #[must_use]
+    pub fn script_spec(&self) -> ScriptSpec {
+        ScriptSpec {
+            up: self.upscript.clone(),
+            down: self.downscript.clone(),
+            interface: self.interface.clone(),
+            vip_args: self
+                .addresses
+                .iter()
+                .map(|(_, typed)| typed.clone())
+                .collect(),
+            xparam: self.xparam.clone(),
+            timeout: self.script_timeout,
+        }
     }
 
     /// The addresses alone, in HMAC order.
@@ -191,6 +218,9 @@ pub struct Instance {
     pub ifindex: u32,
     pub engine: Engine,
     auth: CarpAuth,
+    /// The key a reload replaced, for the adverts the kernel checked with
+    /// it before the change (until [`Instance::forget_previous_key`]).
+    previous_auth: Option<CarpAuth>,
     rx_filter: RxFilter,
     replay_guard: Option<ReplayGuard>,
     pub scripts: ScriptRunner,
@@ -240,6 +270,7 @@ impl Instance {
             ifindex,
             engine,
             auth,
+            previous_auth: None,
             scripts,
             rx,
             timers: [None, None],
@@ -260,32 +291,70 @@ impl Instance {
         &self.auth
     }
 
-    /// A reload with the same protocol settings: takes the new name, link
-    /// handling, shutdown meaning and script settings. Returns the script
-    /// runner to retire when the scripts changed (`new_runner` made the
-    /// replacement; the old one finishes what it has queued).
-    pub fn update_settings(
+    /// A reload changed this instance's settings but not its identity
+    /// (docs/config.md, "Reload"): they apply in place. The engine keeps
+    /// its state, timers' schedule and counter stream, the replay guard its
+    /// streams, the counters go on; the new values and keys apply from the
+    /// next advert sent and received. A MASTER runs the downscript for the
+    /// addresses removed and the upscript for those added, whose gratuitous
+    /// ARP follows their upscript ([`Instance::on_script_finished`]).
+    pub fn reconfigure(
         &mut self,
-        spec: &InstanceSpec,
-        new_runner: impl FnOnce(&InstanceSpec) -> ScriptRunner,
-    ) -> Option<ScriptRunner> {
-        let scripts_changed = (
-            &self.spec.upscript,
-            &self.spec.downscript,
-            &self.spec.xparam,
-            self.spec.script_timeout,
-        ) != (
-            &spec.upscript,
-            &spec.downscript,
-            &spec.xparam,
-            spec.script_timeout,
-        );
-        let addresses = std::mem::take(&mut self.spec.addresses);
-        self.spec = InstanceSpec {
-            addresses,
-            ..spec.clone()
+        now: engine::Instant,
+        spec: InstanceSpec,
+        auth: CarpAuth,
+        link_running: bool,
+        out: &Output<'_>,
+    ) {
+        let old = std::mem::replace(&mut self.spec, spec);
+        if let RxPath::Xdp { kernel_hmac } = &mut self.rx {
+            *kernel_hmac = auth.kernel_hmac().is_some();
+        }
+        self.previous_auth = Some(std::mem::replace(&mut self.auth, auth));
+        self.rx_filter = self.spec.rx_filter();
+        if self.spec.replay_protection != self.replay_guard.is_some() {
+            self.replay_guard = self.spec.replay_protection.then(ReplayGuard::default);
+        }
+        let holds_vips = self.engine.state() == State::Master && !self.engine.finished();
+        let only_in = |a: &InstanceSpec, b: &InstanceSpec| -> Vec<String> {
+            a.addresses
+                .iter()
+                .filter(|(addr, _)| !b.addresses.iter().any(|(other, _)| other == addr))
+                .map(|(_, typed)| typed.clone())
+                .collect()
         };
-        scripts_changed.then(|| std::mem::replace(&mut self.scripts, new_runner(spec)))
+        let (removed, added) = (only_in(&old, &self.spec), only_in(&self.spec, &old));
+        // In order behind what is queued: the removed addresses go with the
+        // old scripts, the added ones come with the new.
+        if holds_vips && !removed.is_empty() {
+            self.scripts.run_for(Script::Down, removed);
+        }
+        let scripts = self.spec.script_spec();
+        if scripts != old.script_spec() {
+            self.scripts.respec(scripts);
+        }
+        if holds_vips && !added.is_empty() {
+            self.scripts.run_for(Script::Up, added);
+        }
+        for action in self.engine.reconfigure(now, self.spec.engine_config()) {
+            if let Some(follow_up) = self.perform(now, action, out) {
+                self.feed(now, follow_up, out);
+            }
+        }
+        if old.ignore_ifstate != self.spec.ignore_ifstate && !link_running {
+            let event = if self.spec.ignore_ifstate {
+                Event::LinkUp
+            } else {
+                Event::LinkDown
+            };
+            self.feed(now, event, out);
+        }
+    }
+
+    /// Every record the kernel checked with the key a reload replaced has
+    /// been read: only the new key counts from now on.
+    pub fn forget_previous_key(&mut self) {
+        self.previous_auth = None;
     }
 
     /// The earliest armed deadline.
@@ -317,9 +386,18 @@ impl Instance {
     ) {
         let src = Ipv4Addr::from(record.src_ip);
         let dst = Ipv4Addr::from(record.dst_ip);
-        let verdict = self
+        let mut verdict = self
             .rx_filter
             .accept_header(src, dst, &record.carp, &self.auth);
+        if matches!(verdict, Err(RxError::BadDigest { .. }))
+            && let Some(previous) = &self.previous_auth
+        {
+            // Taken before a reload changed the key: checked with the key
+            // valid then (in the kernel too).
+            verdict = self
+                .rx_filter
+                .accept_header(src, dst, &record.carp, previous);
+        }
         let kernel_hmac = matches!(self.rx, RxPath::Xdp { kernel_hmac: true });
         if kernel_hmac && matches!(verdict, Err(RxError::BadDigest { .. })) {
             self.stats.kernel_disagreements += 1;
@@ -436,15 +514,20 @@ impl Instance {
         );
     }
 
-    /// A script of this instance ended.
+    /// A script of this instance ended: a transition's goes to the engine;
+    /// after the upscript of addresses a reload added to a MASTER, their
+    /// gratuitous ARP goes out.
     pub fn on_script_finished(
         &mut self,
         now: engine::Instant,
-        script: Script,
+        ran: Ran,
         outcome: &super::scripts::ScriptOutcome,
         out: &Output<'_>,
     ) {
         use super::scripts::ScriptOutcome;
+        let script = match &ran {
+            Ran::Transition(script) | Ran::Addresses(script, _) => *script,
+        };
         match outcome {
             ScriptOutcome::Skipped => {}
             ScriptOutcome::Exited(Some(0)) => self.stats.script_runs += 1,
@@ -461,7 +544,22 @@ impl Instance {
         if *outcome != ScriptOutcome::Skipped {
             self.last_script = Some((script, outcome.clone(), SystemTime::now()));
         }
-        self.feed(now, Event::ScriptFinished(script), out);
+        match ran {
+            Ran::Transition(script) => self.feed(now, Event::ScriptFinished(script), out),
+            Ran::Addresses(Script::Up, added)
+                if self.engine.state() == State::Master && !self.engine.finished() =>
+            {
+                let addrs: Vec<Ipv4Addr> = self
+                    .spec
+                    .addresses
+                    .iter()
+                    .filter(|(_, typed)| added.contains(typed))
+                    .map(|(addr, _)| *addr)
+                    .collect();
+                self.send_garps(&addrs, out);
+            }
+            Ran::Addresses(..) => {}
+        }
     }
 
     /// The instance as `xcarp status` and the metrics show it.
@@ -611,16 +709,8 @@ impl Instance {
                 Some(Event::SendResult { ok })
             }
             Action::SendGarp => {
-                for (vip, _) in &self.spec.addresses {
-                    let frame = wire::build_garp_frame(out.mac, *vip);
-                    match out.sender.send(&frame) {
-                        Ok(()) => self.stats.garps_sent += 1,
-                        Err(e) => {
-                            self.stats.send_errors += 1;
-                            tracing::warn!("write() has failed (gratuitous ARP): {e}");
-                        }
-                    }
-                }
+                let addrs = self.spec.addrs();
+                self.send_garps(&addrs, out);
                 None
             }
             Action::RunScript(script) => {
@@ -638,6 +728,19 @@ impl Instance {
             Action::Log { level, message } => {
                 log(level, &message);
                 None
+            }
+        }
+    }
+
+    fn send_garps(&mut self, addrs: &[Ipv4Addr], out: &Output<'_>) {
+        for vip in addrs {
+            let frame = wire::build_garp_frame(out.mac, *vip);
+            match out.sender.send(&frame) {
+                Ok(()) => self.stats.garps_sent += 1,
+                Err(e) => {
+                    self.stats.send_errors += 1;
+                    tracing::warn!("write() has failed (gratuitous ARP): {e}");
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ pub mod health;
 pub mod instance;
 pub mod logging;
 pub mod net;
+mod reload;
 pub mod scripts;
 pub mod socket_rx;
 
@@ -39,12 +40,12 @@ use crate::{
     auth::{AuthError, CarpAuth},
     config::{Password, Settings, XdpMode},
     engine::{self, Event, LogLevel, State},
-    xdp::{AdvertReader, AttachMode, VhidSettings, XdpAttachment, XdpError},
+    xdp::{AdvertReader, AttachMode, XdpAttachment, XdpError},
 };
 use instance::{Instance, Output, RxPath};
 pub use instance::{InstanceSpec, Stats};
 use net::{FrameSender, GroupMembership, Interface, LinkEvent, LinkWatch, NetError};
-use scripts::{ScriptOutcome, ScriptReports, ScriptRunner, ScriptSpec};
+use scripts::{Ran, ScriptOutcome, ScriptReports, ScriptRunner};
 use socket_rx::SocketReceiver;
 
 /// Why the daemon could not start or had to stop.
@@ -140,51 +141,6 @@ impl RateLimited {
 /// its password, or why the file cannot be used.
 pub type Reload = Box<dyn FnMut() -> Result<Vec<(InstanceSpec, Password)>, String>>;
 
-/// What a reload does, decided from the running instances and the new file.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct ReloadPlan {
-    /// Running instance id → index of its unchanged spec in the new list.
-    keep: Vec<(u64, usize)>,
-    remove: Vec<u64>,
-    /// Indices of new specs to start.
-    add: Vec<usize>,
-}
-
-/// Pairs running instances with the new specs: same protocol settings and
-/// the same keys (compared through the digest of counter 0, so that no
-/// password has to be kept) means unchanged; a running instance without
-/// such a partner is removed, a spec without one is added. A changed
-/// instance is both.
-fn reload_plan<'a>(
-    running: impl Iterator<Item = (u64, &'a InstanceSpec, [u8; 20])>,
-    new: &[(InstanceSpec, Password)],
-) -> ReloadPlan {
-    let digests: Vec<Option<[u8; 20]>> = new
-        .iter()
-        .map(|(spec, password)| {
-            CarpAuth::new(password.as_bytes(), spec.vhid, &spec.addrs())
-                .ok()
-                .map(|auth| auth.digest(0))
-        })
-        .collect();
-    let mut plan = ReloadPlan::default();
-    let mut matched = vec![false; new.len()];
-    for (id, spec, digest) in running {
-        let partner = new.iter().enumerate().position(|(i, (candidate, _))| {
-            !matched[i] && candidate.same_protocol(spec) && digests[i] == Some(digest)
-        });
-        match partner {
-            Some(i) => {
-                matched[i] = true;
-                plan.keep.push((id, i));
-            }
-            None => plan.remove.push(id),
-        }
-    }
-    plan.add = (0..new.len()).filter(|i| !matched[*i]).collect();
-    plan
-}
-
 /// How the daemon runs besides its instances.
 #[derive(Default)]
 pub struct Options {
@@ -201,6 +157,11 @@ pub struct Options {
 /// a configuration file, SIGHUP reads it again (see [`Options::reload`]).
 pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let global = settings.global.clone();
+    if global.config_file.is_some() {
+        crate::config::host::check(&settings).map_err(|e| {
+            DaemonError::Config(format!("this host cannot run the configuration:\n{e}"))
+        })?;
+    }
     let instances = instance_specs(settings)?;
     // With a configuration file the process serves all its instances, and
     // says so on its status socket. The command line keeps ucarp's one
@@ -214,6 +175,7 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         let global = global.clone();
         Box::new(move || {
             let settings = crate::config::file::load(&path).map_err(|e| e.to_string())?;
+            crate::config::host::check(&settings).map_err(|e| e.to_string())?;
             for warning in &settings.warnings {
                 tracing::warn!("{warning}");
             }
@@ -471,19 +433,7 @@ impl Daemon {
         }
         let rx = if link.xdp {
             let attachment = self.attachment.as_mut().expect("xdp links have one");
-            attachment.configure_vhid_on(
-                ifindex,
-                VhidSettings {
-                    vhid: spec.vhid,
-                    vlan: spec.vlan,
-                    group: spec.group,
-                    broadcast: spec.nomcast,
-                    own_addrs: &[spec.srcip],
-                    hmac: auth.kernel_hmac(),
-                    ring_budget: carp_common::RING_BUDGET_PER_SECOND,
-                    reject_replays: spec.replay_protection,
-                },
-            )?;
+            attachment.configure_vhid_on(ifindex, reload::vhid_settings(&spec, &auth))?;
             if auth.kernel_hmac().is_none() {
                 tracing::info!(
                     "{}: digests are checked by the daemon only (too many addresses for the XDP check)",
@@ -651,7 +601,7 @@ impl Daemon {
         &mut self,
         mut frames: mpsc::UnboundedReceiver<SocketFrame>,
         mut link_events: mpsc::UnboundedReceiver<(u32, Option<LinkEvent>)>,
-        mut script_outcomes: mpsc::UnboundedReceiver<(u64, engine::Script, ScriptOutcome)>,
+        mut script_outcomes: mpsc::UnboundedReceiver<(u64, Ran, ScriptOutcome)>,
         mut health_reports: mpsc::UnboundedReceiver<health::Report>,
     ) -> Result<Stop, DaemonError> {
         let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
@@ -696,12 +646,12 @@ impl Daemon {
                 () = sleep_until(next) => self.fire_due_timers(),
                 _ = kernel_drops.tick(), if self.attachment.is_some() => self.report_kernel_drops(),
                 _ = status_tick.tick(), if self.status.is_some() => self.publish_status(),
-                Some((id, script, outcome)) = script_outcomes.recv() => {
+                Some((id, ran, outcome)) = script_outcomes.recv() => {
                     let now = self.now();
                     if let Some(instance) = self.instances.get_mut(&id)
                         && let Some(link) = self.links.get(&instance.ifindex)
                     {
-                        instance.on_script_finished(now, script, &outcome, &link.output());
+                        instance.on_script_finished(now, ran, &outcome, &link.output());
                     }
                 }
                 Some(report) = health_reports.recv() => self.on_health_report(report),
@@ -766,67 +716,6 @@ impl Daemon {
         self.instances
             .values()
             .any(|i| i.spec.shutdown && i.engine.state() == State::Master && !i.engine.finished())
-    }
-
-    /// SIGHUP with a configuration file: reads it again and applies the
-    /// difference. Unchanged instances keep everything; changed ones are
-    /// replaced, removed ones stopped (downscript), new ones started. A file
-    /// that does not load is rejected as a whole and nothing changes.
-    async fn reload(&mut self) {
-        let Some(reload) = &mut self.reload else {
-            return;
-        };
-        tracing::info!("SIGHUP: reloading the configuration");
-        let specs = match reload() {
-            Ok(specs) => specs,
-            Err(e) => {
-                tracing::error!("reload rejected, the running instances are kept: {e}");
-                return;
-            }
-        };
-        let plan = reload_plan(
-            self.instances
-                .values()
-                .map(|i| (i.id, &i.spec, i.auth().digest(0))),
-            &specs,
-        );
-        let (mut kept, mut removed, mut added) = (0, 0, 0);
-        for id in &plan.remove {
-            self.remove_instance(*id);
-            removed += 1;
-        }
-        for (id, index) in &plan.keep {
-            // Same protocol: the engine, timers and counters stay; what only
-            // scripts and logs use is taken from the file.
-            if let Some(instance) = self.instances.get_mut(id) {
-                let (spec, _) = &specs[*index];
-                let reports = self.script_reports.clone();
-                if let Some(old) =
-                    instance.update_settings(spec, |spec| script_runner(*id, spec, reports))
-                {
-                    self.retiring.push(tokio::spawn(old.finish()));
-                }
-                if let Some(level) =
-                    self.health
-                        .update(*id, &spec.name, &spec.checks, &spec.track_interfaces)
-                {
-                    self.set_demotion(*id, level);
-                }
-            }
-            kept += 1;
-        }
-        for index in &plan.add {
-            let (spec, password) = &specs[*index];
-            match self.add_instance(spec.clone(), password).await {
-                Ok(_) => added += 1,
-                Err(e) => tracing::error!("{}: cannot start: {e}", spec.name),
-            }
-        }
-        let unused: Vec<u32> = self.links.keys().copied().collect();
-        for ifindex in unused {
-            self.drop_link(ifindex);
-        }
-        tracing::info!("reloaded: {kept} instance(s) kept, {removed} stopped, {added} started");
     }
 
     /// Publishes a fresh snapshot for `xcarp status` and the metrics.
@@ -1197,21 +1086,7 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 
 /// The script runner of instance `id`.
 fn script_runner(id: u64, spec: &InstanceSpec, reports: ScriptReports) -> ScriptRunner {
-    ScriptRunner::start(
-        ScriptSpec {
-            up: spec.upscript.clone(),
-            down: spec.downscript.clone(),
-            interface: spec.interface.clone(),
-            vip_args: spec
-                .addresses
-                .iter()
-                .map(|(_, typed)| typed.clone())
-                .collect(),
-            xparam: spec.xparam.clone(),
-            timeout: spec.script_timeout,
-        },
-        Some((id, reports)),
-    )
+    ScriptRunner::start(spec.script_spec(), Some((id, reports)))
 }
 
 /// The ring's next record (only polled when there is a ring).
@@ -1313,78 +1188,6 @@ mod tests {
             assert!(ring(errno).link_error().is_none(), "{errno}");
         }
         assert!(DaemonError::LinkWatchStopped.link_error().is_none());
-    }
-
-    fn spec(vhid: u8, advskew: u8) -> InstanceSpec {
-        InstanceSpec {
-            name: format!("vhid {vhid}"),
-            interface: "eth0".into(),
-            vlan: 0,
-            vhid,
-            srcip: Ipv4Addr::new(192, 0, 2, 1),
-            group: Ipv4Addr::new(224, 0, 0, 18),
-            nomcast: false,
-            addresses: vec![(Ipv4Addr::new(192, 0, 2, 100 + vhid), "vip".into())],
-            advbase: 1,
-            advskew,
-            deadratio: 3,
-            preempt: false,
-            neutral: false,
-            shutdown: false,
-            ignore_ifstate: false,
-            upscript: None,
-            downscript: None,
-            xparam: None,
-            tie_break: engine::TieBreak::default(),
-            replay_protection: true,
-            xdp_mode: AttachMode::Auto,
-            script_timeout: Duration::from_secs(10),
-            checks: Vec::new(),
-            track_interfaces: Vec::new(),
-        }
-    }
-
-    fn password(p: &str) -> Password {
-        Password::new(p.as_bytes())
-    }
-
-    fn digest(spec: &InstanceSpec, p: &str) -> [u8; 20] {
-        CarpAuth::new(p.as_bytes(), spec.vhid, &spec.addrs())
-            .expect("auth")
-            .digest(0)
-    }
-
-    #[test]
-    fn reload_keeps_unchanged_instances_and_replaces_changed_ones() {
-        let running = [spec(1, 0), spec(2, 0), spec(3, 0), spec(4, 0)];
-        let mut renamed = spec(1, 0);
-        renamed.name = "web".into();
-        renamed.upscript = Some("/etc/xcarp/up".into());
-        let new = vec![
-            // 1: only its name and script changed: kept.
-            (renamed, password("pw")),
-            // 2: another skew: replaced.
-            (spec(2, 100), password("pw")),
-            // 3: another password: replaced.
-            (spec(3, 0), password("other")),
-            // 4: gone. 5: new.
-            (spec(5, 0), password("pw")),
-        ];
-        let plan = reload_plan(
-            running
-                .iter()
-                .zip(10..)
-                .map(|(s, id)| (id, s, digest(s, "pw"))),
-            &new,
-        );
-        assert_eq!(
-            plan,
-            ReloadPlan {
-                keep: vec![(10, 0)],
-                remove: vec![11, 12, 13],
-                add: vec![1, 2, 3],
-            }
-        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use crate::engine::Script;
 
 /// What the scripts are and how to call them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptSpec {
     pub up: Option<PathBuf>,
     pub down: Option<PathBuf>,
@@ -35,13 +35,31 @@ pub enum ScriptOutcome {
     TimedOut,
 }
 
+/// What a runner ran, as it reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// The script of a transition, once per address.
+    Transition(Script),
+    /// The script for these addresses only (as typed): a reload added them
+    /// to a master (up) or removed them (down).
+    Addresses(Script, Vec<String>),
+}
+
 /// Where a runner reports each outcome: the instance's tag and a channel
 /// shared by all instances.
-pub type ScriptReports = mpsc::UnboundedSender<(u64, Script, ScriptOutcome)>;
+pub type ScriptReports = mpsc::UnboundedSender<(u64, Ran, ScriptOutcome)>;
+
+/// What a runner is asked, in order.
+enum Request {
+    Run(Ran),
+    /// The scripts, their arguments or timeout changed (a reload): runs
+    /// queued after this take the new settings.
+    Respec(Box<ScriptSpec>),
+}
 
 /// Runs scripts in order on a task of its own.
 pub struct ScriptRunner {
-    queue: mpsc::UnboundedSender<Script>,
+    queue: mpsc::UnboundedSender<Request>,
     worker: JoinHandle<()>,
 }
 
@@ -49,22 +67,46 @@ impl ScriptRunner {
     /// Starts the worker. `report` (optional) receives each outcome, for tests
     /// and counters.
     pub fn start(spec: ScriptSpec, report: Option<(u64, ScriptReports)>) -> Self {
-        let (queue, mut requests) = mpsc::unbounded_channel::<Script>();
+        let (queue, mut requests) = mpsc::unbounded_channel::<Request>();
         let worker = tokio::spawn(async move {
-            while let Some(script) = requests.recv().await {
-                let outcome = run_all(&spec, script).await;
+            let mut spec = spec;
+            while let Some(request) = requests.recv().await {
+                let ran = match request {
+                    Request::Run(ran) => ran,
+                    Request::Respec(new) => {
+                        spec = *new;
+                        continue;
+                    }
+                };
+                let outcome = match &ran {
+                    Ran::Transition(script) => run_all(&spec, *script, &spec.vip_args).await,
+                    Ran::Addresses(script, vip_args) => run_all(&spec, *script, vip_args).await,
+                };
                 if let Some((tag, report)) = &report {
-                    let _ = report.send((*tag, script, outcome));
+                    let _ = report.send((*tag, ran, outcome));
                 }
             }
         });
         Self { queue, worker }
     }
 
-    /// Queues a script behind those already queued.
+    /// Queues a transition's script behind those already queued.
     pub fn run(&self, script: Script) {
         // The worker only stops after `finish`, which consumes `self`.
-        let _ = self.queue.send(script);
+        let _ = self.queue.send(Request::Run(Ran::Transition(script)));
+    }
+
+    /// Queues the script for some addresses only (given as typed).
+    pub fn run_for(&self, script: Script, vip_args: Vec<String>) {
+        let _ = self
+            .queue
+            .send(Request::Run(Ran::Addresses(script, vip_args)));
+    }
+
+    /// New settings for the runs queued from now on; those already queued
+    /// run with the settings they were asked with.
+    pub fn respec(&self, spec: ScriptSpec) {
+        let _ = self.queue.send(Request::Respec(Box::new(spec)));
     }
 
     /// Waits until every queued script has finished (each bounded by the
@@ -75,9 +117,9 @@ impl ScriptRunner {
     }
 }
 
-/// The script once per address; the outcome is the first failure, or the
-/// last run's.
-async fn run_all(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
+/// The script once per address of `vip_args`; the outcome is the first
+/// failure, or the last run's.
+async fn run_all(spec: &ScriptSpec, script: Script, vip_args: &[String]) -> ScriptOutcome {
     let path = match script {
         Script::Up => &spec.up,
         Script::Down => &spec.down,
@@ -86,7 +128,7 @@ async fn run_all(spec: &ScriptSpec, script: Script) -> ScriptOutcome {
         return ScriptOutcome::Skipped;
     };
     let mut outcome = ScriptOutcome::Skipped;
-    for vip_arg in &spec.vip_args {
+    for vip_arg in vip_args {
         outcome = run_one(spec, path, vip_arg).await;
         if outcome != ScriptOutcome::Exited(Some(0)) {
             break;
@@ -277,9 +319,65 @@ mod tests {
         // One report for the transition, tagged with the instance.
         assert_eq!(
             rx.recv().await,
-            Some((7, Script::Up, ScriptOutcome::Exited(Some(0))))
+            Some((
+                7,
+                Ran::Transition(Script::Up),
+                ScriptOutcome::Exited(Some(0))
+            ))
         );
         assert_eq!(rx.recv().await, None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A reload that changes a master's addresses and scripts: the runs
+    /// queued before it keep the old settings, the later ones take the
+    /// new; a run for some addresses runs for those only.
+    #[tokio::test]
+    async fn respec_applies_to_later_runs_and_runs_for_some_addresses() {
+        let dir = temp_dir("respec");
+        let log = dir.join("log");
+        let down = script(
+            &dir,
+            "down",
+            &format!("echo \"down $*\" >> {}", log.display()),
+        );
+        let up = script(&dir, "up", &format!("echo \"up $*\" >> {}", log.display()));
+        let new_up = script(
+            &dir,
+            "up2",
+            &format!("echo \"up2 $*\" >> {}", log.display()),
+        );
+        let mut old = spec(Some(up), Some(down.clone()), Duration::from_secs(5));
+        old.vip_args = vec!["192.0.2.7".into(), "192.0.2.8".into()];
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let runner = ScriptRunner::start(old, Some((3, tx)));
+        runner.run(Script::Up);
+        runner.run_for(Script::Down, vec!["192.0.2.8".into()]);
+        let mut new = spec(Some(new_up), Some(down), Duration::from_secs(5));
+        new.vip_args = vec!["192.0.2.7".into(), "192.0.2.9".into()];
+        new.xparam = Some("x".into());
+        runner.respec(new);
+        runner.run_for(Script::Up, vec!["192.0.2.9".into()]);
+        runner.run(Script::Down);
+        runner.finish().await;
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "up eth9 192.0.2.7\nup eth9 192.0.2.8\ndown eth9 192.0.2.8\n\
+             up2 eth9 192.0.2.9 x\ndown eth9 192.0.2.7 x\ndown eth9 192.0.2.9 x\n"
+        );
+        let mut reports = Vec::new();
+        while let Some((tag, ran, _)) = rx.recv().await {
+            reports.push((tag, ran));
+        }
+        assert_eq!(
+            reports,
+            [
+                (3, Ran::Transition(Script::Up)),
+                (3, Ran::Addresses(Script::Down, vec!["192.0.2.8".into()])),
+                (3, Ran::Addresses(Script::Up, vec!["192.0.2.9".into()])),
+                (3, Ran::Transition(Script::Down)),
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -308,7 +406,7 @@ mod tests {
         );
         assert_eq!(
             rx.recv().await,
-            Some((0, Script::Up, ScriptOutcome::TimedOut))
+            Some((0, Ran::Transition(Script::Up), ScriptOutcome::TimedOut))
         );
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "the script's child outlived the kill");
@@ -343,7 +441,11 @@ mod tests {
                         });
                         assert_eq!(
                             outcome,
-                            Some((0, Script::Up, ScriptOutcome::Exited(Some(0)))),
+                            Some((
+                                0,
+                                Ran::Transition(Script::Up),
+                                ScriptOutcome::Exited(Some(0))
+                            )),
                             "thread {t}, run {i}"
                         );
                     }
@@ -367,14 +469,18 @@ mod tests {
         runner.run(Script::Down);
         runner.finish().await;
         let (_, s, outcome) = rx.recv().await.unwrap();
-        assert_eq!(s, Script::Up);
+        assert_eq!(s, Ran::Transition(Script::Up));
         assert!(
             matches!(outcome, ScriptOutcome::SpawnFailed(_)),
             "{outcome:?}"
         );
         assert_eq!(
             rx.recv().await,
-            Some((0, Script::Down, ScriptOutcome::Exited(Some(3))))
+            Some((
+                0,
+                Ran::Transition(Script::Down),
+                ScriptOutcome::Exited(Some(3))
+            ))
         );
 
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -383,7 +489,7 @@ mod tests {
         runner.finish().await;
         assert_eq!(
             rx.recv().await,
-            Some((0, Script::Down, ScriptOutcome::Skipped))
+            Some((0, Ran::Transition(Script::Down), ScriptOutcome::Skipped))
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

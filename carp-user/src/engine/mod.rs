@@ -88,6 +88,13 @@ pub struct Engine {
     up_scripts_running: u32,
     /// A gratuitous ARP is due once those have finished.
     garp_waits_for_up_script: bool,
+    /// When the scheduled advert timer was last armed from (the advert
+    /// sent then): [`Engine::reconfigure`] re-arms it from there.
+    last_advert_at: Option<Instant>,
+    /// What the master-down timer was last armed from (the last advert
+    /// heard, the start, the link's return, the end of a SIGUSR2 hold):
+    /// [`Engine::reconfigure`] re-arms it from there.
+    master_down_from: Option<Instant>,
 }
 
 impl Engine {
@@ -113,6 +120,8 @@ impl Engine {
             handing_over: false,
             up_scripts_running: 0,
             garp_waits_for_up_script: false,
+            last_advert_at: None,
+            master_down_from: None,
         }
     }
 
@@ -212,6 +221,62 @@ impl Engine {
             Event::SetDemotion(level) => self.on_set_demotion(now, level, &mut out),
             Event::SendResult { ok } => self.on_send_result(now, ok, &mut out),
             Event::ScriptFinished(script) => self.on_script_finished(script, &mut out),
+        }
+        out
+    }
+
+    /// New settings for a running instance (a reload, docs/config.md
+    /// "Reload"). The state, the counter stream, the demotion and the
+    /// timers' schedule stay; the new values apply from the next advert
+    /// sent or received. When the intervals change, the timer that runs is
+    /// re-armed from the moment it was armed from: a MASTER's next advert
+    /// at its last advert plus the new interval, a BACKUP's master-down at
+    /// the last advert heard plus the new master-down interval (at once if
+    /// that moment has passed). The VHID is the instance's identity and is
+    /// kept; so is the counter stream (and its clock) while the counters
+    /// stay sequenced.
+    pub fn reconfigure(&mut self, now: Instant, config: EngineConfig) -> Vec<Action> {
+        let mut out = Vec::new();
+        let (advert_was, down_was) = (self.advert_interval(), self.master_down_interval());
+        let counters = match (self.config.counters, config.counters) {
+            (CounterScheme::Sequenced { .. }, CounterScheme::Sequenced { .. }) => {
+                self.config.counters
+            }
+            (old, new) if old == new => old,
+            (_, new) => {
+                // Another numbering: start it afresh (§1, docs/xdp.md
+                // "Freshness"), as at start.
+                self.counter = 0;
+                self.random_counter = true;
+                new
+            }
+        };
+        self.config = EngineConfig {
+            vhid: self.config.vhid,
+            counters,
+            ..config
+        };
+        if self.shut_down || self.handing_over || !self.link_up {
+            return out;
+        }
+        match self.state {
+            State::Master if self.advert_interval() != advert_was => {
+                if let Some(last) = self.last_advert_at {
+                    out.push(Action::ArmTimer {
+                        timer: Timer::Advert,
+                        at: last.saturating_add(self.advert_interval()).max(now),
+                    });
+                }
+            }
+            State::Backup if self.master_down_interval() != down_was => {
+                if let Some(from) = self.master_down_from {
+                    out.push(Action::ArmTimer {
+                        timer: Timer::MasterDown,
+                        at: from.saturating_add(self.master_down_interval()).max(now),
+                    });
+                }
+            }
+            _ => {}
         }
         out
     }
@@ -394,12 +459,7 @@ impl Engine {
         // instead of after its master-down interval.
         self.send_bow_out(now, out);
         self.change_state(State::Backup, out);
-        out.push(Action::ArmTimer {
-            timer: Timer::MasterDown,
-            at: now
-                .saturating_add(DEMOTE_HOLD)
-                .saturating_add(self.master_down_interval()),
-        });
+        self.arm_master_down(now.saturating_add(DEMOTE_HOLD), out);
     }
 
     // §4.5 `--shutdown`: release the VIP if we hold it. ucarp sends no
@@ -533,6 +593,7 @@ impl Engine {
         // (BSD's "leaving" advert) and sends no further adverts.
         let bowing_out = self.config.advbase == BOW_OUT && self.advertised_skew() == BOW_OUT;
         if schedule_next && !bowing_out {
+            self.last_advert_at = Some(now);
             out.push(Action::ArmTimer {
                 timer: Timer::Advert,
                 at: now.saturating_add(self.advert_interval()),
@@ -605,10 +666,12 @@ impl Engine {
         }
     }
 
-    fn arm_master_down(&self, now: Instant, out: &mut Vec<Action>) {
+    /// Arms the master-down timer one master-down interval after `from`.
+    fn arm_master_down(&mut self, from: Instant, out: &mut Vec<Action>) {
+        self.master_down_from = Some(from);
         out.push(Action::ArmTimer {
             timer: Timer::MasterDown,
-            at: now.saturating_add(self.master_down_interval()),
+            at: from.saturating_add(self.master_down_interval()),
         });
     }
 

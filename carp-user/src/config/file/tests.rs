@@ -440,6 +440,39 @@ fn an_instance_is_unique_by_interface_vlan_and_vhid() {
     ));
 }
 
+/// `n` instances on five interfaces (255 VHIDs each), each with an
+/// address of its own.
+fn many(n: usize) -> String {
+    let mut text = String::from("[defaults]\nsrcip = \"10.1.1.1\"\npassword = \"love\"\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[instance]]\ninterface = \"eth{}\"\nvhid = {}\naddresses = [\"10.2.{}.{}\"]\n",
+            i / 255,
+            i % 255 + 1,
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    text
+}
+
+/// The XDP program's VHID table holds 1024 entries: a file with more
+/// instances is refused once, at the first one too many, not at start.
+#[test]
+fn at_most_1024_instances() {
+    assert_eq!(ok(&many(1024)).instances.len(), 1024);
+    let text = many(1100);
+    let e = error(
+        &text,
+        &["1100 instances", "at most 1024", "first one too many"],
+    );
+    // The 1025th [[instance]] (four lines each, after three of defaults).
+    assert!(
+        e.starts_with(&format!("{FILE}:{}:", 3 + 4 * 1024 + 1)),
+        "{e}"
+    );
+}
+
 #[test]
 fn an_address_belongs_to_one_instance_and_names_are_unique() {
     let second = one("").replace("vhid = 42", "vhid = 43");
