@@ -1,8 +1,9 @@
 //! What reaches a running daemon from outside besides adverts
 //! (docs/config.md, "Reading the file" and "Renamed interfaces";
 //! docs/architecture.md, "Signals" and "Reload"): a reload of a huge broken
-//! file never delays the adverts, and signals during the start are acted
-//! on instead of killing the process.
+//! file never delays the adverts, signals during the start are acted on
+//! instead of killing the process, and a renamed interface keeps its
+//! instances.
 use std::{
     fs, thread,
     time::{Duration, Instant},
@@ -14,6 +15,7 @@ use xcarp_tests::{
     multi::{ConfigDaemon, InstanceConf, vip},
     needs_xcarp,
     probe::{Capture, epoch_now},
+    wait_until,
 };
 
 /// Master-down (3 s) plus the slack of a loaded two-core machine.
@@ -220,4 +222,99 @@ fn wait_until_fast(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         thread::sleep(Duration::from_millis(1));
     }
     false
+}
+
+/// `ip link set eth0 name lan0`: the instance follows the interface by its
+/// index. It stays MASTER and advertises on time (wire), its status names
+/// lan0; a reload of a file that names lan0 keeps it, one that still names
+/// eth0 is rejected; and its scripts get the new name.
+#[test]
+fn a_renamed_interface_keeps_its_instances() {
+    if !needs_xcarp() {
+        return;
+    }
+    let _limit = xcarp_tests::test_time_limit();
+    let lan = Lan::with_hosts(1);
+    let host = &lan.hosts[0];
+    let capture = Capture::start_with(&lan.client, &["-T", "carp"], "ip proto 112");
+    let daemon = ConfigDaemon::start(host, &[InstanceConf::new(1, vip(1), 0)]);
+    assert!(daemon.wait_masters(&[1], CONVERGE), "{:?}", daemon.states());
+    thread::sleep(Duration::from_secs(2));
+    let t0 = epoch_now();
+    host.ns.ip(&["link", "set", "eth0", "name", "lan0"]);
+    // Well beyond the watcher's one-second re-read.
+    thread::sleep(Duration::from_secs(4));
+    let (stamps, gap) = adverts_since(&capture, 1, t0 - 1.0);
+    assert!(stamps.len() >= 4, "adverts after the rename: {stamps:?}");
+    assert!(
+        gap <= MAX_GAP,
+        "largest advert gap {gap:.3} s around the rename"
+    );
+    assert!(
+        stamps.last().is_some_and(|t| epoch_now() - t < 1.5),
+        "adverts stopped"
+    );
+    let status = daemon.status().expect("status");
+    let one = &status["instances"][0];
+    assert_eq!(one["state"], "MASTER", "{one}");
+    assert_eq!(one["interface"], "lan0", "{one}");
+    assert_eq!(status["interfaces"][0]["name"], "lan0", "{status}");
+    assert_eq!(one["counters"]["became_master"], 1, "{one}");
+
+    // A file that still names eth0: rejected, the instance runs on.
+    let text = fs::read_to_string(daemon.config_path()).expect("the configuration");
+    let since = Instant::now();
+    daemon.signal(libc::SIGHUP);
+    assert!(
+        daemon
+            .log
+            .wait_for_since("reload rejected", since, TAKEOVER)
+            .is_some(),
+        "{}",
+        daemon.log.text()
+    );
+    assert_eq!(daemon.masters(), [1]);
+    // One that names lan0: the instance is kept as it is.
+    let renamed = text.replace("interface = \"eth0\"", "interface = \"lan0\"");
+    assert_ne!(renamed, text);
+    daemon.write_raw_config(&renamed);
+    let since = Instant::now();
+    daemon.signal(libc::SIGHUP);
+    assert!(
+        daemon
+            .log
+            .wait_for_since(
+                "reloaded: 1 instance(s) kept, 0 stopped, 0 started",
+                since,
+                TAKEOVER
+            )
+            .is_some(),
+        "{}",
+        daemon.log.text()
+    );
+    // One without the instance: its downscript gets lan0 and releases the
+    // address there.
+    let other = renamed.replace(
+        "vhid = 1\naddresses = [\"10.99.2.1\"]",
+        "vhid = 2\naddresses = [\"10.99.2.2\"]",
+    );
+    assert_ne!(other, renamed);
+    let held_on_lan0 = |addr: &str| {
+        host.ns
+            .ip(&["-4", "-o", "addr", "show", "dev", "lan0"])
+            .contains(&format!(" {addr}/"))
+    };
+    assert!(held_on_lan0("10.99.2.1"));
+    daemon.write_raw_config(&other);
+    daemon.signal(libc::SIGHUP);
+    assert!(
+        wait_until(TAKEOVER, || !held_on_lan0("10.99.2.1")),
+        "vhid 1's address stays on lan0: {:?}",
+        daemon.marker()
+    );
+    assert!(
+        daemon.marker().iter().any(|l| l == "down lan0 10.99.2.1"),
+        "{:?}",
+        daemon.marker()
+    );
 }

@@ -265,16 +265,19 @@ impl Instance {
         spec: &InstanceSpec,
         new_runner: impl FnOnce(&InstanceSpec) -> ScriptRunner,
     ) -> Option<ScriptRunner> {
+        // The scripts get the interface's name (a renamed interface).
         let scripts_changed = (
             &self.spec.upscript,
             &self.spec.downscript,
             &self.spec.xparam,
             self.spec.script_timeout,
+            &self.spec.interface,
         ) != (
             &spec.upscript,
             &spec.downscript,
             &spec.xparam,
             spec.script_timeout,
+            &spec.interface,
         );
         let addresses = std::mem::take(&mut self.spec.addresses);
         self.spec = InstanceSpec {

@@ -980,7 +980,8 @@ impl Daemon {
     }
 
     /// A link event of one interface. A deleted interface stops its
-    /// instances (downscripts first); the daemon ends when none is left.
+    /// instances (downscripts first); the daemon ends when none is left. A
+    /// renamed one keeps them: they follow its index.
     fn on_link_event(
         &mut self,
         ifindex: u32,
@@ -1007,6 +1008,10 @@ impl Daemon {
                 }
                 Ok(None)
             }
+            Some(LinkEvent::Renamed(new)) => {
+                self.on_rename(ifindex, &new);
+                Ok(None)
+            }
             Some(LinkEvent::Gone) => {
                 let ids: Vec<u64> = self
                     .instances
@@ -1029,6 +1034,41 @@ impl Daemon {
             }
             None => Err(DaemonError::LinkWatchStopped),
         }
+    }
+
+    /// Interface `ifindex` is now called `new`: its instances run on, under
+    /// the new name (status, logs, and the scripts' first argument).
+    fn on_rename(&mut self, ifindex: u32, new: &str) {
+        let Some(link) = self.links.get_mut(&ifindex) else {
+            return;
+        };
+        let old = std::mem::replace(&mut link.interface.name, new.to_owned());
+        let ids: Vec<u64> = self
+            .instances
+            .values()
+            .filter(|i| i.ifindex == ifindex)
+            .map(|i| i.id)
+            .collect();
+        tracing::warn!(
+            "interface {old} (#{ifindex}) was renamed {new}: its {} instance(s) run on; \
+             the configuration must name it {new} from now on",
+            ids.len()
+        );
+        for id in ids {
+            let reports = self.script_reports.clone();
+            if let Some(instance) = self.instances.get_mut(&id) {
+                let spec = InstanceSpec {
+                    interface: new.to_owned(),
+                    ..instance.spec.clone()
+                };
+                if let Some(old) =
+                    instance.update_settings(&spec, |spec| script_runner(id, spec, reports))
+                {
+                    self.retiring.push(tokio::spawn(old.finish()));
+                }
+            }
+        }
+        self.publish_status();
     }
 
     /// Forgets an interface no instance uses any more.
