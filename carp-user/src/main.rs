@@ -23,12 +23,24 @@ const EXIT_RUNTIME: u8 = 2;
 const EXIT_IMPORT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
+    // First of all: a signal that arrives while the daemon starts (reading
+    // its configuration included) waits until the daemon listens for it,
+    // instead of ending the process (docs/architecture.md, "Signals").
+    // Everything that runs no daemon lets them through again.
+    if let Err(e) = daemon::signals::hold() {
+        eprintln!("xcarp: warning: cannot hold signals during the start: {e}");
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `xcarp status …` asks a running daemon; it starts none.
     if args.get(1).is_some_and(|word| word == "status") {
+        daemon::signals::release();
         return xcarp::status::status_command(&args[2..]);
     }
-    let settings = match cli::parse(args) {
+    let parsed = cli::parse(args);
+    if !matches!(parsed, Ok(Parsed::Run(_))) {
+        daemon::signals::release();
+    }
+    let settings = match parsed {
         Ok(Parsed::Run(settings)) => *settings,
         Ok(Parsed::CheckConfig { file, offline }) => return check_config(&file, offline),
         Ok(Parsed::ImportUcarp { dir, output }) => return import(&dir, output.as_deref()),

@@ -250,6 +250,36 @@ impl ConfigDaemon {
         }
     }
 
+    /// Waits up to `timeout` for the daemon to exit; its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.process.as_mut()?.wait_exit(timeout)
+    }
+
+    /// Whether the daemon's process is still running.
+    pub fn running(&mut self) -> bool {
+        self.process
+            .as_mut()
+            .is_some_and(|p| matches!(p.child.try_wait(), Ok(None)))
+    }
+
+    /// Waits (polling every millisecond) until the process runs xcarp
+    /// itself, not `ip netns exec` or `env`, which exec it: the moment a
+    /// start-up timing counts from.
+    pub fn wait_exec(&self, timeout: Duration) -> bool {
+        let Some(pid) = self.pid() else {
+            return false;
+        };
+        let comm = format!("/proc/{pid}/comm");
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "xcarp") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut p) = self.process.take() {

@@ -573,3 +573,138 @@ fn config_refuses_the_single_instance_options() {
         "{err}"
     );
 }
+
+/// `xcarp args`, killed if it takes longer than `limit`: its output, and
+/// how long it took (None: it was killed). The output is read meanwhile, so
+/// that a full pipe never holds xcarp up.
+fn xcarp_within(args: &[&str], limit: std::time::Duration) -> (Output, Option<f64>) {
+    use std::io::Read as _;
+    let t0 = std::time::Instant::now();
+    let mut child = Command::new(xcarp_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run xcarp");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr piped")));
+    let mut status = None;
+    while t0.elapsed() < limit {
+        status = child.try_wait().expect("wait for xcarp");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let elapsed = status.is_some().then(|| t0.elapsed().as_secs_f64());
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let status = child.wait().expect("xcarp's exit");
+    let out = Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    (out, elapsed)
+}
+
+/// A file of about 1 MB, nearly all of it unknown keys: `check-config`
+/// answers at once with the first 50 errors and a count of the rest.
+#[test]
+fn check_config_reports_fifty_errors_and_counts_the_rest() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("many-errors");
+    let config = dir.join("big.toml");
+    let mut text = String::from(
+        "[[instance]]\ninterface = \"eth0\"\nvhid = 1\naddresses = [\"10.99.1.201\"]\n\
+         srcip = \"10.99.1.1\"\npassword = \"x\"\n",
+    );
+    let mut keys = 0;
+    while text.len() < 1_000_000 {
+        text.push_str(&format!("k{keys:05} = 1\n"));
+        keys += 1;
+    }
+    write(&config, &text, 0o600);
+    let (out, took) = xcarp_within(
+        &["check-config", path(&config)],
+        std::time::Duration::from_secs(60),
+    );
+    let took = took.expect("check-config did not finish within 60 s");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines.len(),
+        51,
+        "50 errors and a count: {} lines",
+        lines.len()
+    );
+    assert!(
+        lines[0].starts_with(&format!(
+            "{}:7: key `k00000`: unknown key",
+            config.display()
+        )),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[50], format!("and {} more errors", keys - 50));
+    eprintln!(
+        "check-config on {} bytes, {keys} unknown keys: {took:.2} s",
+        text.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A FIFO (with no writer) and a file beyond the size bound are refused at
+/// once, neither waited on nor read.
+#[test]
+fn check_config_refuses_a_fifo_and_a_huge_file_at_once() {
+    if !needs_xcarp_bin() {
+        return;
+    }
+    let dir = temp_dir("not-a-file");
+    let fifo = dir.join("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let (out, took) = xcarp_within(
+        &["check-config", path(&fifo)],
+        std::time::Duration::from_secs(10),
+    );
+    assert!(took.is_some(), "check-config on a FIFO hangs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Sparse: 16 GiB that would take long to read.
+    let huge = dir.join("huge.toml");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    let (out, took) = xcarp_within(
+        &["check-config", path(&huge)],
+        std::time::Duration::from_secs(10),
+    );
+    assert!(took.is_some(), "check-config on a huge file takes long");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("larger than 1048576 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,8 +28,12 @@ use super::{
 };
 
 /// A configuration file larger than this is refused: no sensible one comes
-/// near it, and reading stays bounded whatever the path points at.
+/// near it (255 instances on each of a dozen interfaces take a few hundred
+/// KiB), and reading stays bounded whatever the path points at.
 pub const MAX_FILE_LEN: u64 = 1 << 20;
+
+use report::{Errors, LineIndex, Warnings};
+pub use report::{MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS};
 
 /// What reading a file checks beyond its text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,11 +70,15 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Why a configuration file cannot be used: every problem found, in the
-/// order of the file.
+/// Why a configuration file cannot be used: the first
+/// [`MAX_REPORTED_ERRORS`] problems found, in the order of the file, and
+/// how many more there are. Displayed one problem a line, then
+/// "and N more errors".
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems found beyond `diagnostics`, counted only.
+    pub more: usize,
 }
 
 impl fmt::Display for ConfigError {
@@ -80,6 +88,10 @@ impl fmt::Display for ConfigError {
                 writeln!(f)?;
             }
             write!(f, "{d}")?;
+        }
+        if self.more > 0 {
+            let s = if self.more == 1 { "" } else { "s" };
+            write!(f, "\nand {} more error{s}", self.more)?;
         }
         Ok(())
     }
@@ -94,6 +106,7 @@ impl ConfigError {
                 key: None,
                 message,
             }],
+            more: 0,
         }
     }
 }
@@ -136,12 +149,18 @@ fn read_bounded(path: &Path) -> Result<(String, u32), ConfigError> {
     if !meta.is_file() {
         return Err(fail(&"not a regular file"));
     }
+    let too_large = || fail(&format_args!("larger than {MAX_FILE_LEN} bytes"));
+    // Refused before reading when its size says so; the bounded read below
+    // catches a file that grows meanwhile.
+    if meta.len() > MAX_FILE_LEN {
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_LEN + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(&e))?;
     if bytes.len() as u64 > MAX_FILE_LEN {
-        return Err(fail(&format_args!("larger than {MAX_FILE_LEN} bytes")));
+        return Err(too_large());
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         fail(&format_args!(
@@ -212,12 +231,13 @@ impl Found<'_, '_> {
 
 struct Parser<'t> {
     text: &'t str,
+    lines: LineIndex,
     file: PathBuf,
     /// Relative paths in the file are relative to this directory.
     base: PathBuf,
     checks: Checks,
-    errors: Vec<(usize, Diagnostic)>,
-    warnings: Vec<String>,
+    errors: Errors,
+    warnings: Warnings,
 }
 
 fn parse(
@@ -232,11 +252,12 @@ fn parse(
         .map_or_else(|| PathBuf::from("/"), Path::to_owned);
     let mut p = Parser {
         text,
+        lines: LineIndex::new(text),
         file: path.to_owned(),
         base,
         checks,
-        errors: Vec::new(),
-        warnings: Vec::new(),
+        errors: Errors::default(),
+        warnings: Warnings::default(),
     };
     let document = match DeTable::parse(text) {
         Ok(document) => document,
@@ -250,14 +271,7 @@ fn parse(
     let settings = p.document(document.get_ref(), mode);
     if p.errors.is_empty() {
         let mut settings = settings;
-        // A [defaults] key is read once per instance: one warning.
-        let mut warnings: Vec<String> = Vec::new();
-        for warning in p.warnings {
-            if !warnings.contains(&warning) {
-                warnings.push(warning);
-            }
-        }
-        settings.warnings = warnings;
+        settings.warnings = p.warnings.into_vec();
         Ok(settings)
     } else {
         Err(p.into_error())
@@ -266,12 +280,7 @@ fn parse(
 
 impl Parser<'_> {
     fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        self.lines.line(offset.min(self.text.len()))
     }
 
     fn error(&mut self, offset: usize, key: Option<&str>, message: String) {
@@ -296,29 +305,25 @@ impl Parser<'_> {
         ));
     }
 
-    fn into_error(mut self) -> ConfigError {
-        self.errors.sort_by_key(|(offset, _)| *offset);
-        ConfigError {
-            diagnostics: self.errors.into_iter().map(|(_, d)| d).collect(),
-        }
+    fn into_error(self) -> ConfigError {
+        let (diagnostics, more) = self.errors.into_report();
+        ConfigError { diagnostics, more }
     }
 
     /// Refuses the keys of `table` that `accepted` does not list.
     fn unknown_keys(&mut self, table: &Table<'_>, accepted: &[&str], what: &str) {
+        // Built once: a file may hold any number of unknown keys.
+        let list = accepted.join(", ");
         for key in table.keys() {
             if !accepted.contains(&key.get_ref().as_ref()) {
                 let message = if what == "[defaults]"
                     && INSTANCE_ONLY_KEYS.contains(&key.get_ref().as_ref())
                 {
                     format!(
-                        "has no default: it belongs in each [[instance]] (keys of {what}: {})",
-                        accepted.join(", ")
+                        "has no default: it belongs in each [[instance]] (keys of {what}: {list})"
                     )
                 } else {
-                    format!(
-                        "unknown key in {what} (expected one of: {})",
-                        accepted.join(", ")
-                    )
+                    format!("unknown key in {what} (expected one of: {list})")
                 };
                 self.error(key.span().start, Some(key.get_ref()), message);
             }
@@ -409,7 +414,7 @@ impl Parser<'_> {
         self.across_instances(&instances, &headers);
         if let Some(mode) = mode {
             if let Some(warning) = super::exposure::writable_config(&self.file, mode) {
-                self.warnings.insert(0, warning);
+                self.warnings.push_first(warning);
             }
             self.inline_password_readable(top, defaults, mode);
         }
@@ -1121,5 +1126,6 @@ fn found<'a, 'i>(t: &'a Table<'i>, key: &'static str) -> Option<Found<'a, 'i>> {
 }
 
 mod health;
+mod report;
 #[cfg(test)]
 mod tests;

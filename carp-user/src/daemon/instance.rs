@@ -351,6 +351,13 @@ impl Instance {
         }
     }
 
+    /// Its interface was renamed: it runs on, and its scripts get the new
+    /// name, in order behind what is queued.
+    pub fn renamed(&mut self, new: &str) {
+        self.spec.interface = new.to_owned();
+        self.scripts.respec(self.spec.script_spec());
+    }
+
     /// Every record the kernel checked with the key a reload replaced has
     /// been read: only the new key counts from now on.
     pub fn forget_previous_key(&mut self) {

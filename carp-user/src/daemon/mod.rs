@@ -7,7 +7,8 @@
 //!  timers (two per instance) ─────────────┼──► Instance::feed(now, event) ──► actions
 //!  netlink link events (per interface) ───┤                                     │
 //!  health reports (checks, tracked ifs) ──┤ (Event::SetDemotion)                │
-//!  signals (USR1, USR2, HUP, TERM…) ──────┘                                     │
+//!  signals (USR1, USR2, HUP, TERM…) ──────┤                                     │
+//!  configuration read again (own thread) ─┘ (SIGHUP; applied on the loop)       │
 //!      FrameSender per interface (adverts, GARP) ◄──────────────────────────────┤
 //!      ScriptRunner per instance (own task, in order, with timeout) ◄───────────┤
 //!      logs ◄────────────────────────────────────────────────────────────────────┘
@@ -18,10 +19,12 @@
 //! they never delay adverts, theirs or another's.
 pub mod health;
 pub mod instance;
+mod loading;
 pub mod logging;
 pub mod net;
 mod reload;
 pub mod scripts;
+pub mod signals;
 pub mod socket_rx;
 
 use std::{
@@ -30,11 +33,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::{
-    signal::unix::{SignalKind, signal},
-    sync::mpsc,
-    time::Instant,
-};
+use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
     auth::{AuthError, CarpAuth},
@@ -46,6 +45,7 @@ use instance::{Instance, Output, RxPath};
 pub use instance::{InstanceSpec, Stats};
 use net::{FrameSender, GroupMembership, Interface, LinkEvent, LinkWatch, NetError};
 use scripts::{Ran, ScriptOutcome, ScriptReports, ScriptRunner};
+use signals::Signals;
 use socket_rx::SocketReceiver;
 
 /// Why the daemon could not start or had to stop.
@@ -138,8 +138,14 @@ impl RateLimited {
 }
 
 /// Reads the instances again (SIGHUP with a configuration file): each with
-/// its password, or why the file cannot be used.
-pub type Reload = Box<dyn FnMut() -> Result<Vec<(InstanceSpec, Password)>, String>>;
+/// its password, or why the file cannot be used. Runs on a thread of its
+/// own, never on the event loop's (see [`loading`]).
+pub type Reload = std::sync::Arc<dyn Fn() -> LoadResult + Send + Sync>;
+
+/// What reading the configuration gave: the instances with their
+/// passwords, or why the file cannot be used (one problem a line, at most
+/// [`crate::config::file::MAX_REPORTED_ERRORS`] and a count of the rest).
+pub type LoadResult = Result<Vec<(InstanceSpec, Password)>, String>;
 
 /// How the daemon runs besides its instances.
 #[derive(Default)]
@@ -173,7 +179,7 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let metrics_listen = global.metrics_listen;
     let reload: Option<Reload> = global.config_file.clone().map(|path| {
         let global = global.clone();
-        Box::new(move || {
+        std::sync::Arc::new(move || {
             let settings = crate::config::file::load(&path).map_err(|e| e.to_string())?;
             crate::config::host::check(&settings).map_err(|e| e.to_string())?;
             for warning in &settings.warnings {
@@ -285,6 +291,9 @@ pub async fn run_instances(
     instances: Vec<(InstanceSpec, Password)>,
     options: Options,
 ) -> Result<(), DaemonError> {
+    // First of all, so that no signal that arrives during the start ends
+    // the process by its default action.
+    let mut signals = Signals::listen()?;
     let (script_reports, script_outcomes) = mpsc::unbounded_channel();
     let (frames_tx, frames) = mpsc::unbounded_channel();
     let (links_tx, link_events) = mpsc::unbounded_channel();
@@ -309,14 +318,21 @@ pub async fn run_instances(
             since: Instant::now(),
             count: 0,
         },
-        reload: options.reload,
+        loading: options.reload.map(loading::Loading::new),
         retiring: Vec::new(),
         status,
         started_unix_ms: crate::status::unix_ms_now(),
         published_transitions: u64::MAX,
         health: health::Health::new(health_tx),
     };
+    let hup_stops = daemon.loading.is_none();
     for (spec, password) in instances {
+        // A stop signal during the start: what started already is stopped
+        // the ordinary way, and the rest is not started.
+        if signals.stop_arrived(hup_stops).await {
+            tracing::info!("stopping during the start, as a signal asks");
+            return daemon.stop(Ok(Stop::Signal)).await;
+        }
         if let Err(e) = daemon.add_instance(spec, &password).await {
             // Whatever started already is taken down again.
             return daemon.stop(Err(e)).await;
@@ -326,7 +342,13 @@ pub async fn run_instances(
     // Every XDP attachment is in place: ready (systemd Type=notify).
     notify(&[sd_notify::NotifyState::Ready]);
     let result = daemon
-        .event_loop(frames, link_events, script_outcomes, health_reports)
+        .event_loop(
+            signals,
+            frames,
+            link_events,
+            script_outcomes,
+            health_reports,
+        )
         .await;
     daemon.stop(result).await
 }
@@ -390,7 +412,8 @@ struct Daemon {
     kernel_bad_digests_reported: u64,
     kernel_replays_reported: u64,
     link_errors: LinkErrors,
-    reload: Option<Reload>,
+    /// With a configuration file: its reading off the loop on SIGHUP.
+    loading: Option<loading::Loading>,
     /// Script runners of removed instances, finishing their last scripts.
     retiring: Vec<tokio::task::JoinHandle<()>>,
     /// What `xcarp status` and the metrics read; None when neither serves.
@@ -599,17 +622,20 @@ impl Daemon {
 
     async fn event_loop(
         &mut self,
+        signals: Signals,
         mut frames: mpsc::UnboundedReceiver<SocketFrame>,
         mut link_events: mpsc::UnboundedReceiver<(u32, Option<LinkEvent>)>,
         mut script_outcomes: mpsc::UnboundedReceiver<(u64, Ran, ScriptOutcome)>,
         mut health_reports: mpsc::UnboundedReceiver<health::Report>,
     ) -> Result<Stop, DaemonError> {
-        let mut usr1 = signal(SignalKind::user_defined1()).map_err(DaemonError::Signal)?;
-        let mut usr2 = signal(SignalKind::user_defined2()).map_err(DaemonError::Signal)?;
-        let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
-        let mut quit = signal(SignalKind::quit()).map_err(DaemonError::Signal)?;
-        let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+        let Signals {
+            mut usr1,
+            mut usr2,
+            mut term,
+            mut int,
+            mut quit,
+            mut hup,
+        } = signals;
 
         // Adverts with a wrong digest or a replayed counter die in the
         // kernel when it checks them: report them as ucarp does, from the
@@ -674,14 +700,26 @@ impl Daemon {
                 _ = int.recv() => stopping = self.begin_hand_over(stopping),
                 _ = quit.recv() => stopping = self.begin_hand_over(stopping),
                 _ = hup.recv() => {
-                    if self.reload.is_none() || stopping {
+                    let Some(loading) = self.loading.as_mut().filter(|_| !stopping) else {
                         stopping = self.begin_hand_over(stopping);
                         continue;
+                    };
+                    // Read off the loop; a SIGHUP during a reading asks for
+                    // one more after it.
+                    if loading.request() {
+                        notify(&[sd_notify::NotifyState::Reloading]);
                     }
-                    notify(&[sd_notify::NotifyState::Reloading]);
-                    self.reload().await;
+                }
+                // Not once stopping: nothing starts while the daemon ends.
+                loaded = loading::finished(self.loading.as_mut()), if !stopping => {
+                    self.reload(loaded).await;
                     self.publish_status();
                     notify(&[sd_notify::NotifyState::Ready]);
+                    if let Some(loading) = self.loading.as_mut()
+                        && loading.start_queued()
+                    {
+                        notify(&[sd_notify::NotifyState::Reloading]);
+                    }
                 }
             }
         }
@@ -832,7 +870,8 @@ impl Daemon {
     }
 
     /// A link event of one interface. A deleted interface stops its
-    /// instances (downscripts first); the daemon ends when none is left.
+    /// instances (downscripts first); the daemon ends when none is left. A
+    /// renamed one keeps them: they follow its index.
     fn on_link_event(
         &mut self,
         ifindex: u32,
@@ -859,6 +898,10 @@ impl Daemon {
                 }
                 Ok(None)
             }
+            Some(LinkEvent::Renamed(new)) => {
+                self.on_rename(ifindex, &new);
+                Ok(None)
+            }
             Some(LinkEvent::Gone) => {
                 let ids: Vec<u64> = self
                     .instances
@@ -881,6 +924,32 @@ impl Daemon {
             }
             None => Err(DaemonError::LinkWatchStopped),
         }
+    }
+
+    /// Interface `ifindex` is now called `new`: its instances run on, under
+    /// the new name (status, logs, and the scripts' first argument).
+    fn on_rename(&mut self, ifindex: u32, new: &str) {
+        let Some(link) = self.links.get_mut(&ifindex) else {
+            return;
+        };
+        let old = std::mem::replace(&mut link.interface.name, new.to_owned());
+        let ids: Vec<u64> = self
+            .instances
+            .values()
+            .filter(|i| i.ifindex == ifindex)
+            .map(|i| i.id)
+            .collect();
+        tracing::warn!(
+            "interface {old} (#{ifindex}) was renamed {new}: its {} instance(s) run on; \
+             the configuration must name it {new} from now on",
+            ids.len()
+        );
+        for id in ids {
+            if let Some(instance) = self.instances.get_mut(&id) {
+                instance.renamed(new);
+            }
+        }
+        self.publish_status();
     }
 
     /// Forgets an interface no instance uses any more.

@@ -5,7 +5,10 @@ use std::{io, net::Ipv4Addr, time::Duration};
 
 use futures::StreamExt as _;
 use netlink_packet_core::NetlinkPayload;
-use netlink_packet_route::{RouteNetlinkMessage, link::LinkFlags};
+use netlink_packet_route::{
+    RouteNetlinkMessage,
+    link::{LinkAttribute, LinkFlags},
+};
 use netlink_sys::{AsyncSocket as _, SocketAddr as NetlinkAddr};
 use nix::{
     ifaddrs::getifaddrs,
@@ -164,25 +167,35 @@ impl GroupMembership {
     }
 }
 
-/// The interface's IFF_RUNNING flag (carrier and administrative state), or
-/// `None` when no interface `name` with index `ifindex` exists (deleted, or
-/// moved out of this namespace). Read like ucarp's SIOCGIFFLAGS poll, so it
-/// does not depend on having seen every netlink notification.
+/// What a reading of an interface says: its current name and IFF_RUNNING
+/// flag (carrier and administrative state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkReading {
+    pub name: String,
+    pub running: bool,
+}
+
+/// The name and IFF_RUNNING flag of the interface with index `ifindex`, or
+/// `None` when there is none (deleted, or moved out of this namespace).
+/// Read like ucarp's SIOCGIFFLAGS poll, so it does not depend on having
+/// seen every netlink notification. Found by index, not by name, so that a
+/// renamed interface is still the same interface.
 ///
-/// Looked up by name: nix's `if_indextoname` never reports failure (it
-/// checks libc's NULL return against -1).
+/// The index comes from the link-layer entries of getifaddrs(3): nix's
+/// `if_indextoname` never reports failure (it checks libc's NULL return
+/// against -1).
 #[must_use]
-pub fn read_running(name: &str, ifindex: u32) -> Option<bool> {
-    if if_nametoindex(name).ok()? != ifindex {
-        return None;
-    }
-    let addrs = getifaddrs().ok()?;
-    let mut found = None;
-    for ifa in addrs.filter(|ifa| ifa.interface_name == name) {
-        let running = ifa.flags.contains(InterfaceFlags::IFF_RUNNING);
-        found = Some(found.unwrap_or(false) || running);
-    }
-    found
+pub fn read_link(ifindex: u32) -> Option<LinkReading> {
+    let addrs: Vec<_> = getifaddrs().ok()?.collect();
+    let name = addrs.iter().find_map(|ifa| {
+        let link = ifa.address.as_ref()?.as_link_addr()?;
+        (u32::try_from(link.ifindex()).ok()? == ifindex).then(|| ifa.interface_name.clone())
+    })?;
+    let running = addrs
+        .iter()
+        .filter(|ifa| ifa.interface_name == name)
+        .any(|ifa| ifa.flags.contains(InterfaceFlags::IFF_RUNNING));
+    Some(LinkReading { name, running })
 }
 
 /// Whether interface `name` is up with a carrier (IFF_RUNNING); false when
@@ -198,10 +211,12 @@ pub fn running_by_name(name: &str) -> bool {
 }
 
 /// A change of the interface as netlink reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkEvent {
     /// IFF_RUNNING changed (carrier and administrative state).
     Running(bool),
+    /// The interface (the same index) has a new name.
+    Renamed(String),
     /// The interface was deleted (or moved out of this namespace).
     Gone,
 }
@@ -231,40 +246,51 @@ impl LinkWatch {
 /// changes, and `Gone` once).
 #[derive(Debug)]
 pub struct LinkTracker {
-    running: bool,
+    last: LinkReading,
     gone: bool,
 }
 
 impl LinkTracker {
     #[must_use]
-    pub fn new(running: bool) -> Self {
+    pub fn new(initial: LinkReading) -> Self {
         Self {
-            running,
+            last: initial,
             gone: false,
         }
     }
 
-    /// A reading of the link: `None` = the interface does not exist.
-    pub fn observe(&mut self, reading: Option<bool>) -> Option<LinkEvent> {
+    /// A reading of the link: `None` = the interface does not exist. A new
+    /// name comes before a change of the running flag.
+    pub fn observe(&mut self, reading: Option<LinkReading>) -> Vec<LinkEvent> {
         if self.gone {
-            return None;
+            return Vec::new();
         }
-        match reading {
-            None => {
-                self.gone = true;
-                Some(LinkEvent::Gone)
-            }
-            Some(running) if running != self.running => {
-                self.running = running;
-                Some(LinkEvent::Running(running))
-            }
-            Some(_) => None,
+        let Some(reading) = reading else {
+            self.gone = true;
+            return vec![LinkEvent::Gone];
+        };
+        let mut events = Vec::new();
+        if reading.name != self.last.name {
+            events.push(LinkEvent::Renamed(reading.name.clone()));
         }
+        if reading.running != self.last.running {
+            events.push(LinkEvent::Running(reading.running));
+        }
+        self.last = reading;
+        events
+    }
+
+    /// The interface's name as last read.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.last.name
     }
 }
 
 /// Subscribes to link notifications for interface `name` (index
-/// `ifindex`). Returns the current running state and the watch.
+/// `ifindex`). Returns the current running state and the watch. The
+/// interface is followed by its index: a rename is reported as
+/// [`LinkEvent::Renamed`], not as the interface going away.
 ///
 /// The notification socket carries no requests, so an overrun can only
 /// reach us as an unsolicited message (netlink-proto does not handle one
@@ -275,11 +301,12 @@ impl LinkTracker {
 pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), NetError> {
     let mut messages = subscribe_links()?;
     // Read after subscribing, so no change falls between the two.
-    let initial = read_running(name, ifindex)
+    let initial = read_link(ifindex)
+        .filter(|reading| reading.name == name)
         .ok_or_else(|| NetError::Netlink(format!("interface {name} (#{ifindex}) not found")))?;
+    let running = initial.running;
     let (tx, events) = mpsc::unbounded_channel();
     let (resync, mut resync_requests) = mpsc::unbounded_channel();
-    let name = name.to_owned();
     tokio::spawn(async move {
         let mut tracker = LinkTracker::new(initial);
         let mut recheck = tokio::time::interval(LINK_RECHECK);
@@ -291,7 +318,14 @@ pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), N
                         NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
                             if l.header.index == ifindex =>
                         {
-                            Some(Some(l.header.flags.contains(LinkFlags::Running)))
+                            let name = l.attributes.iter().find_map(|a| match a {
+                                LinkAttribute::IfName(name) => Some(name.clone()),
+                                _ => None,
+                            });
+                            Some(Some(LinkReading {
+                                name: name.unwrap_or_else(|| tracker.name().to_owned()),
+                                running: l.header.flags.contains(LinkFlags::Running),
+                            }))
                         }
                         NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))
                             if l.header.index == ifindex =>
@@ -299,13 +333,13 @@ pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), N
                             Some(None)
                         }
                         NetlinkPayload::Overrun(_) => {
-                            tracing::warn!("netlink notifications overran: re-reading the state of {name}");
+                            tracing::warn!("netlink notifications overran: re-reading the state of {}", tracker.name());
                             None
                         }
                         _ => continue,
                     },
                     None => {
-                        tracing::warn!("the netlink socket closed: reopening it and re-reading the state of {name}");
+                        tracing::warn!("the netlink socket closed: reopening it and re-reading the state of {}", tracker.name());
                         tokio::time::sleep(LINK_RECHECK).await;
                         match subscribe_links() {
                             Ok(fresh) => messages = fresh,
@@ -318,15 +352,16 @@ pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), N
                 Some(()) = resync_requests.recv() => None,
             };
             // A notification's own content, or a fresh reading.
-            let reading = read_now.unwrap_or_else(|| read_running(&name, ifindex));
-            if let Some(event) = tracker.observe(reading)
-                && (tx.send(event).is_err() || event == LinkEvent::Gone)
-            {
-                return;
+            let reading = read_now.unwrap_or_else(|| read_link(ifindex));
+            for event in tracker.observe(reading) {
+                let gone = event == LinkEvent::Gone;
+                if tx.send(event).is_err() || gone {
+                    return;
+                }
             }
         }
     });
-    Ok((initial, LinkWatch { events, resync }))
+    Ok((running, LinkWatch { events, resync }))
 }
 
 pub(super) type LinkMessages = futures::channel::mpsc::UnboundedReceiver<(
@@ -353,25 +388,49 @@ pub(super) fn subscribe_links() -> Result<LinkMessages, NetError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tracker_reports_changes_once_and_gone_last() {
-        let mut t = LinkTracker::new(true);
-        assert_eq!(t.observe(Some(true)), None);
-        assert_eq!(t.observe(Some(false)), Some(LinkEvent::Running(false)));
-        assert_eq!(t.observe(Some(false)), None);
-        // A carrier-up whose notification was lost is caught by a reading.
-        assert_eq!(t.observe(Some(true)), Some(LinkEvent::Running(true)));
-        assert_eq!(t.observe(None), Some(LinkEvent::Gone));
-        assert_eq!(t.observe(Some(true)), None);
-        assert_eq!(t.observe(None), None);
+    fn reading(name: &str, running: bool) -> Option<LinkReading> {
+        Some(LinkReading {
+            name: name.into(),
+            running,
+        })
     }
 
     #[test]
-    fn loopback_reads_as_running_and_a_wrong_index_as_gone() {
+    fn tracker_reports_changes_once_and_gone_last() {
+        let mut t = LinkTracker::new(reading("eth0", true).unwrap());
+        assert_eq!(t.observe(reading("eth0", true)), []);
+        assert_eq!(
+            t.observe(reading("eth0", false)),
+            [LinkEvent::Running(false)]
+        );
+        assert_eq!(t.observe(reading("eth0", false)), []);
+        // A carrier-up whose notification was lost is caught by a reading.
+        assert_eq!(t.observe(reading("eth0", true)), [LinkEvent::Running(true)]);
+        assert_eq!(t.observe(None), [LinkEvent::Gone]);
+        assert_eq!(t.observe(reading("eth0", true)), []);
+        assert_eq!(t.observe(None), []);
+    }
+
+    #[test]
+    fn a_new_name_for_the_same_index_is_a_rename_not_a_loss() {
+        let mut t = LinkTracker::new(reading("eth0", true).unwrap());
+        assert_eq!(
+            t.observe(reading("lan0", true)),
+            [LinkEvent::Renamed("lan0".into())]
+        );
+        assert_eq!(t.name(), "lan0");
+        assert_eq!(t.observe(reading("lan0", true)), []);
+        assert_eq!(
+            t.observe(reading("wan0", false)),
+            [LinkEvent::Renamed("wan0".into()), LinkEvent::Running(false)]
+        );
+    }
+
+    #[test]
+    fn loopback_is_read_by_its_index_and_a_wrong_index_as_gone() {
         let index = if_nametoindex("lo").expect("lo exists");
-        assert_eq!(read_running("lo", index), Some(true));
-        assert_eq!(read_running("lo", index + 1000), None);
-        assert_eq!(read_running("no-such-if0", index), None);
+        assert_eq!(read_link(index), reading("lo", true));
+        assert_eq!(read_link(index + 1000), None);
         assert!(running_by_name("lo"));
         assert!(!running_by_name("no-such-if0"));
     }

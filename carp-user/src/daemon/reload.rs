@@ -78,17 +78,14 @@ fn rejected(e: &dyn std::fmt::Display) {
 }
 
 impl Daemon {
-    /// SIGHUP with a configuration file: reads it again and applies it
-    /// whole, or, if anything in it or its effect on this host fails,
-    /// changes nothing (the reasons are logged).
-    pub(super) async fn reload(&mut self) {
-        let Some(reload) = &mut self.reload else {
-            return;
-        };
-        tracing::info!("SIGHUP: reloading the configuration");
-        match reload() {
+    /// SIGHUP with a configuration file, once the file is read and
+    /// checked off the loop ([`super::loading`]): applies it whole, or, if
+    /// anything in it or its effect on this host fails, changes nothing
+    /// (the reasons are logged).
+    pub(super) async fn reload(&mut self, loaded: super::LoadResult) {
+        match loaded {
             Ok(specs) => self.apply_reload(specs).await,
-            Err(e) => rejected(&e),
+            Err(e) => super::loading::log_rejection(&e),
         }
     }
 

@@ -820,3 +820,4 @@ fn the_example_file_is_valid_and_complete() {
 }
 
 mod health;
+mod limits;
