@@ -903,12 +903,7 @@ impl Daemon {
                 Ok(None)
             }
             Some(LinkEvent::Gone) => {
-                let ids: Vec<u64> = self
-                    .instances
-                    .values()
-                    .filter(|i| i.ifindex == ifindex)
-                    .map(|i| i.id)
-                    .collect();
+                let ids = self.instances_on(ifindex);
                 if ids.len() == self.instances.len() {
                     return Ok(Some(Stop::InterfaceGone));
                 }
@@ -926,6 +921,15 @@ impl Daemon {
         }
     }
 
+    /// The ids of the instances on interface `ifindex`.
+    fn instances_on(&self, ifindex: u32) -> Vec<u64> {
+        self.instances
+            .values()
+            .filter(|i| i.ifindex == ifindex)
+            .map(|i| i.id)
+            .collect()
+    }
+
     /// Interface `ifindex` is now called `new`: its instances run on, under
     /// the new name (status, logs, and the scripts' first argument).
     fn on_rename(&mut self, ifindex: u32, new: &str) {
@@ -933,12 +937,7 @@ impl Daemon {
             return;
         };
         let old = std::mem::replace(&mut link.interface.name, new.to_owned());
-        let ids: Vec<u64> = self
-            .instances
-            .values()
-            .filter(|i| i.ifindex == ifindex)
-            .map(|i| i.id)
-            .collect();
+        let ids = self.instances_on(ifindex);
         tracing::warn!(
             "interface {old} (#{ifindex}) was renamed {new}: its {} instance(s) run on; \
              the configuration must name it {new} from now on",
