@@ -318,3 +318,40 @@ fn a_renamed_interface_keeps_its_instances() {
         daemon.marker()
     );
 }
+
+/// `systemctl stop` then a `systemctl reload` (or a logrotate HUP) within
+/// the hand-over: with a configuration file SIGHUP asks for a reload, which
+/// has nothing to do once the daemon stops. It must not cut the hand-over
+/// short: the lone master keeps its VIP for the whole wait
+/// (docs/protocol.md, "Bow-out").
+#[test]
+fn sighup_during_a_hand_over_does_not_cut_it_short() {
+    if !needs_xcarp() {
+        return;
+    }
+    let lan = Lan::with_hosts(1);
+    let mut conf = InstanceConf::new(1, vip(1), 0);
+    conf.extra = "shutdown = true\n".into();
+    let mut daemon = ConfigDaemon::start(&lan.hosts[0], &[conf]);
+    assert!(daemon.wait_masters(&[1], TAKEOVER), "{}", daemon.log.text());
+    let host = &lan.hosts[0];
+    assert!(wait_until(Duration::from_secs(3), || host.has_addr(vip(1))));
+    let t0 = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    thread::sleep(Duration::from_millis(300));
+    daemon.signal(libc::SIGHUP);
+    thread::sleep(Duration::from_millis(700));
+    assert!(daemon.running(), "the SIGHUP ended the hand-over");
+    assert!(host.has_addr(vip(1)), "the VIP went before the wait ended");
+    let status = daemon
+        .wait_exit(Duration::from_secs(6))
+        .expect("no exit after the hand-over's bound");
+    let took = t0.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(!host.has_addr(vip(1)), "the VIP is left behind");
+    assert!(
+        took >= Duration::from_secs(3),
+        "released after {took:?}, before master-down"
+    );
+    eprintln!("hand-over with a SIGHUP in it: exit after {took:?}");
+}

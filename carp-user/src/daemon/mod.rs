@@ -521,6 +521,10 @@ impl Daemon {
             return Ok(*index);
         }
         let interface = net::lookup_interface(&spec.interface)?;
+        // Renamed, and the event not read yet: the same link.
+        if self.links.contains_key(&interface.index) {
+            return Ok(interface.index);
+        }
         tracing::info!(
             "Local advertised ethernet address is [{}]",
             format_mac(&interface.mac)
@@ -700,7 +704,13 @@ impl Daemon {
                 _ = int.recv() => stopping = self.begin_hand_over(stopping),
                 _ = quit.recv() => stopping = self.begin_hand_over(stopping),
                 _ = hup.recv() => {
-                    let Some(loading) = self.loading.as_mut().filter(|_| !stopping) else {
+                    // With a configuration file SIGHUP asks for a reload,
+                    // which has nothing to do once the daemon stops: it
+                    // must not cut a hand-over short.
+                    if stopping && self.loading.is_some() {
+                        continue;
+                    }
+                    let Some(loading) = self.loading.as_mut() else {
                         stopping = self.begin_hand_over(stopping);
                         continue;
                     };

@@ -350,6 +350,9 @@ pub async fn watch_link(name: &str, ifindex: u32) -> Result<(bool, LinkWatch), N
                 },
                 _ = recheck.tick() => None,
                 Some(()) = resync_requests.recv() => None,
+                // The daemon dropped the interface (a reload): stop
+                // watching it, and close the netlink socket with us.
+                () = tx.closed() => return,
             };
             // A notification's own content, or a fresh reading.
             let reading = read_now.unwrap_or_else(|| read_link(ifindex));
