@@ -41,14 +41,16 @@
 //! origin counts (FreeBSD's random start, or a continuation heard before
 //! its owner) stays FRESH, measured again from each counted value.
 //!
-//! In a FRESH stream an advert that repeats the stream's value while its
-//! source has sent something else in between is a replay (a ucarp node that
-//! sends random counters never repeats one). Any other advert there is
-//! accepted and changes nothing: an older value (a random counter that
-//! landed in the stream, 2^-24 per advert) or a newer one from another
-//! source (a ucarp node continuing the stream). That "previous counter of
-//! the source" includes adverts that were dropped, so an attacker cycling
-//! through several captured adverts never shows a repeat.
+//! In a FRESH stream an advert that repeats the stream's value, or the
+//! previous counter of its own source, makes it REPEATING, whatever its
+//! source: a replay of a stream seen once cannot be told from a fixed
+//! cookie's next advert except by the IP source, which the HMAC does not
+//! cover, and an attacker forging it must never get a cookie dropped. So
+//! random counters (each advert a stream of its own) cannot be protected
+//! either. Any other advert in a FRESH stream is accepted and changes
+//! nothing: an older value (a random counter that landed in the stream,
+//! 2^-24 per advert) or a newer one from another source (a ucarp node
+//! continuing the stream). Nothing in a FRESH stream is ever dropped.
 //!
 //! Pure functions of their inputs, no I/O: the XDP program calls them on
 //! map values and `bpf_ktime_get_ns`, the daemon on its own tables and
@@ -135,8 +137,16 @@ pub struct StreamState {
     pub value: u64,
     /// ADVANCING: bit i set when value − 1 − i was seen (i < [`WINDOW`]).
     pub seen: u64,
-    /// When `value` arrived (the caller's monotonic clock, ns).
+    /// FRESH and REPEATING: when `value` arrived (the caller's monotonic
+    /// clock, ns). ADVANCING: when `anchor` arrived.
     pub since_ns: u64,
+    /// ADVANCING: the value of the last advance that grew like a clock
+    /// from the one before (the stream's owner, not a node counting on in
+    /// it). How far ahead a newer value may be is measured from here, so
+    /// that a stretch of counting by one (a ucarp node that was master a
+    /// while) cannot leave the owner's next adverts, and replays of them,
+    /// "too far ahead" to move the stream.
+    pub anchor: u64,
     /// IPv4 source (network byte order) of the first advert seen in the
     /// stream.
     pub origin: [u8; 4],
@@ -146,7 +156,7 @@ pub struct StreamState {
     pub _pad: [u8; 3],
 }
 
-const _: () = assert!(core::mem::size_of::<StreamState>() == 32);
+const _: () = assert!(core::mem::size_of::<StreamState>() == 40);
 
 impl StreamState {
     /// A stream learned from its first authentic advert, arrived at
@@ -158,6 +168,7 @@ impl StreamState {
             value: value(counter),
             seen: 0,
             since_ns: now_ns,
+            anchor: value(counter),
             origin: src,
             class: FRESH,
             _pad: [0; 3],
@@ -172,10 +183,20 @@ impl StreamState {
 
     /// Protected, at `value` (arrived at `now_ns`), newer than
     /// `self.value`, which is marked seen (as is what the window held,
-    /// shifted along).
+    /// shifted along). The anchor moves to `value` when it grew like a
+    /// clock from the anchor (always when the stream becomes protected).
     #[inline(always)]
     #[must_use]
     const fn advanced_to(self, value: u64, now_ns: u64) -> Self {
+        let clock_like = self.class != ADVANCING || {
+            let from_anchor = value.wrapping_sub(self.anchor) & VALUE_MASK;
+            from_anchor.saturating_mul(CLOCK_NS_PER_VALUE) >= now_ns.saturating_sub(self.since_ns)
+        };
+        let (anchor, since_ns) = if clock_like {
+            (value, now_ns)
+        } else {
+            (self.anchor, self.since_ns)
+        };
         let ahead = value.wrapping_sub(self.value) & VALUE_MASK;
         let seen = if ahead > WINDOW {
             0
@@ -190,7 +211,8 @@ impl StreamState {
         Self {
             value,
             seen,
-            since_ns: now_ns,
+            since_ns,
+            anchor,
             class: ADVANCING,
             ..self
         }
@@ -260,11 +282,12 @@ impl Judgement {
 }
 
 /// Whether `value`, newer than the stream's, is no further ahead than a
-/// clock could have taken it since the stream's value arrived.
+/// clock could have taken it since the anchor (FRESH: the stream's value)
+/// arrived.
 #[inline(always)]
 #[must_use]
 const fn within_clock(state: &StreamState, value: u64, now_ns: u64) -> bool {
-    let ahead = value.wrapping_sub(state.value) & VALUE_MASK;
+    let ahead = value.wrapping_sub(state.anchor) & VALUE_MASK;
     let span = now_ns.saturating_sub(state.since_ns);
     ahead <= span / CLOCK_MAX_NS_PER_VALUE + CLOCK_SLACK
 }
@@ -334,14 +357,19 @@ pub fn judge(
                         Some(StreamState {
                             value,
                             since_ns: now_ns,
+                            anchor: value,
                             ..state
                         }),
                     )
                 }
-            } else if repeat {
+            } else if repeat || value == state.value {
+                // The same counter again, from whatever source: a fixed
+                // cookie. Nothing tells a replay of a stream seen once from
+                // the cookie's next advert but the IP source, which the
+                // HMAC does not cover: an attacker could forge it to make
+                // a cookie look replayed, and a legitimate peer must never
+                // be dropped (docs/xdp.md, "Freshness").
                 (Verdict::Repeated, Some(state.with_class(REPEATING)))
-            } else if value == state.value {
-                (Verdict::Replayed, None)
             } else {
                 (Verdict::Unprotected, None)
             }

@@ -50,8 +50,8 @@ impl PeerCounters {
             }
             Self::RandomPerAdvert => {
                 "sends a new random counter in every advert (ucarp/FreeBSD before it hears a \
-                 peer): only repeats of its earlier adverts are dropped as replays, not a \
-                 repeat of its latest"
+                 peer): its adverts are accepted without replay protection (a repeat of one \
+                 looks like a fixed cookie)"
             }
             Self::Advancing => {
                 "counters advance (xcarp, or ucarp/FreeBSD continuing a heard counter): \

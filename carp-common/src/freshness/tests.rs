@@ -190,16 +190,17 @@ fn a_fixed_cookie_continued_by_another_node_is_still_recognised() {
 }
 
 /// ucarp before it hears a peer: each advert its own stream. None is
-/// dropped; replays of them are, unless the very last one is repeated
-/// (which is what a fixed cookie looks like).
+/// dropped, and neither are replays of them: a stream seen once repeated
+/// is what a fixed cookie looks like, and only the forgeable IP source
+/// could tell the two apart (docs/xdp.md, "Freshness", limits).
 #[test]
-fn random_counters_pass_and_replays_of_earlier_ones_do_not() {
+fn random_counters_pass_and_so_do_replays_of_them() {
     let r = [
         0x1111_1111_1111_1111,
         0x2222_2222_2222_2222,
         0x3333_3333_3333_3333,
     ];
-    let (_, v) = run(&[
+    let (streams, v) = run(&[
         (r[0], U),
         (r[1], U),
         (r[2], U),
@@ -211,21 +212,31 @@ fn random_counters_pass_and_replays_of_earlier_ones_do_not() {
         (r[0], X),
         (r[1], U),
     ]);
-    assert_eq!(
-        v,
-        [
-            Opened, Opened, Opened, Replayed, Replayed, Replayed, Replayed, Replayed
-        ]
-    );
-    // The limit: the sender's last advert sent again right after it is
-    // what a fixed cookie looks like.
-    let (_, v) = run(&[(r[0], U), (r[1], U), (r[1], U)]);
-    assert_eq!(v, [Opened, Opened, Repeated]);
+    assert!(v.iter().all(|v| *v != Replayed), "{v:?}");
+    assert!(streams.iter().flatten().all(|s| s.class == REPEATING));
+}
+
+/// An attacker who forges a cookie sender's IP source between its adverts
+/// (any other captured counter, sent "from" it) must not get the cookie
+/// dropped: the stream's own repeat makes it REPEATING whatever the
+/// source's previous counter was.
+#[test]
+fn a_forged_source_between_cookie_adverts_never_drops_the_cookie() {
+    let cookie = 0x0abc_0000_0000_0005;
+    let other = 0x0def_0000_0000_0009;
+    let (streams, v) = run(&[
+        (cookie, O),
+        (other, O),
+        (cookie, O),
+        (other, O),
+        (cookie, O),
+    ]);
+    assert!(v.iter().all(|v| *v != Replayed), "{v:?}");
+    assert_eq!(streams[0].map(|s| s.class), Some(REPEATING));
 }
 
 /// FreeBSD's variant: one random start, then + 1 per advert. It counts,
-/// so it passes unprotected; only its latest value repeated by another
-/// source is dropped.
+/// so it passes unprotected.
 #[test]
 fn a_random_start_counting_up_passes_unprotected() {
     let start = 0x00ab_cdef_ff00_0000;
@@ -237,9 +248,11 @@ fn a_random_start_counting_up_passes_unprotected() {
         (start + 2, X),
         (start + 3, U),
     ]);
+    // Its latest value from another source is what a cookie looks like:
+    // the stream is REPEATING from then on, and nothing is dropped.
     assert_eq!(
         v,
-        [Opened, Counted, Counted, Unprotected, Replayed, Counted]
+        [Opened, Counted, Counted, Unprotected, Repeated, Unprotected]
     );
 }
 
@@ -343,4 +356,29 @@ fn an_unknown_class_byte_reads_as_fresh() {
     state.class = 0x7f;
     let j = judge(Some(state), counter(1, 2_005), X, None, SECOND);
     assert_eq!(j.verdict, Advanced);
+}
+
+/// xcarp preferred, a ucarp node master for a while (it counts on in the
+/// xcarp node's stream), then the xcarp node back: its next adverts are
+/// measured from its own last clock-like advance, not from the ucarp
+/// node's last step, so they move the stream at once, and replays of them
+/// are dropped at once.
+#[test]
+fn a_stretch_of_counting_does_not_leave_the_owner_too_far_ahead() {
+    let s = |v| counter(0x42, 1_000_000 + v);
+    let mut adverts = vec![(s(0), X, 0), (s(1000), X, SECOND)];
+    // The ucarp node counts on for 100 s.
+    adverts.extend((1..=100).map(|i| (s(1000 + i), U, (1 + i) * SECOND)));
+    // The xcarp node is master again: its clock went on meanwhile.
+    adverts.extend([
+        (s(104_000), X, 104 * SECOND),
+        (s(105_000), X, 105 * SECOND),
+        // It dies; an attacker replays its last advert.
+        (s(105_000), U, 106 * SECOND),
+        (s(104_000), X, 107 * SECOND),
+    ]);
+    let (_, v) = run_timed(&adverts);
+    assert_eq!(v[..2], [Opened, Advanced]);
+    assert!(v[2..102].iter().all(|v| *v == Advanced), "{v:?}");
+    assert_eq!(v[102..], [Advanced, Advanced, Replayed, Replayed]);
 }

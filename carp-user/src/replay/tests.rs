@@ -73,10 +73,10 @@ fn a_fixed_cookie_passes_every_time() {
 }
 
 /// ucarp before it hears a peer: each advert a new random counter. All
-/// pass; an attacker cycling through recorded ones (as scenario 16 does)
-/// is dropped every time.
+/// pass, and so does a recording of them: a stream seen once and repeated
+/// is what a fixed cookie looks like (docs/xdp.md, "Freshness", limits).
 #[test]
-fn random_counters_pass_and_a_recording_of_them_does_not() {
+fn random_counters_pass_and_so_does_a_recording_of_them() {
     let mut g = Clocked::new(ReplayGuard::default());
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut sent = Vec::new();
@@ -88,12 +88,11 @@ fn random_counters_pass_and_a_recording_of_them_does_not() {
         assert!(g.fresh(U, rng));
     }
     let recorded = &sent[15..];
-    for (i, c) in recorded.iter().cycle().take(50).enumerate() {
-        assert!(!g.fresh(U, *c), "replay {i} passed");
+    for c in recorded.iter().cycle().take(50) {
+        assert!(g.fresh(U, *c));
     }
-    // From a forged source address too.
     for c in recorded {
-        assert!(!g.fresh(O, *c));
+        assert!(g.fresh(O, *c));
     }
 }
 
@@ -179,28 +178,19 @@ fn each_peer_behaviour_is_news_once() {
 fn following_the_kernel_never_drops_and_takes_its_side() {
     let mut kernel = Clocked::new(ReplayGuard::default());
     let mut daemon = ReplayGuard::default();
-    let r1 = counter(11, 1);
-    let r2 = counter(12, 1);
-    for c in [r1, r2] {
-        assert!(kernel.fresh(U, c));
-        assert!(daemon.follow(U, c, kernel.now).fresh);
+    let x = counter(11, 0);
+    for (c, later) in [(x, 0), (counter(11, 1_000), 1)] {
+        kernel.now += Duration::from_secs(later);
+        assert!(kernel.fresh(X, c));
+        assert!(daemon.follow(X, c, kernel.now).fresh);
     }
-    // Seen by the kernel only: a dropped replay of r1, then r1 again, which
-    // the kernel takes for a fixed cookie (r1 twice in a row from U).
-    assert!(!kernel.fresh(U, r1));
-    assert!(kernel.fresh(U, r1));
-    let followed = daemon.follow(U, r1, kernel.now);
-    assert!(followed.fresh);
-    assert_eq!(
-        followed.verdict,
-        Verdict::Replayed,
-        "the daemon alone would drop it"
-    );
-    assert_eq!(kernel.guard.class(11), Some(REPEATING));
-    assert_eq!(daemon.class(11), Some(REPEATING));
-    // From here on both agree.
-    for c in [r1, r1, counter(11, 2_000)] {
-        let k = kernel.fresh(U, c);
-        assert_eq!(k, daemon.admit(U, c, kernel.now).fresh);
-    }
+    assert_eq!(kernel.guard.class(11), Some(ADVANCING));
+    // Seen by the kernel only: the stream moved on (an advert the daemon
+    // never got, say the ring was full), then an older one the kernel
+    // still takes as late.
+    kernel.now += Duration::from_secs(1);
+    assert!(kernel.fresh(X, counter(11, 2_000)));
+    assert!(kernel.fresh(X, counter(11, 1_990)));
+    let followed = daemon.follow(X, counter(11, 1_990), kernel.now);
+    assert!(followed.fresh, "the daemon follows the kernel's verdict");
 }
