@@ -420,6 +420,7 @@ fn counter_is_fresh(key: &VhidKey, src: [u8; 4], carp: &[u8; CARP_HEADER_LEN], n
                 state.value = next.value;
                 state.seen = next.seen;
                 state.since_ns = next.since_ns;
+                state.anchor = next.anchor;
                 state.class = next.class;
             }
             judgement.fresh()
