@@ -334,22 +334,20 @@ impl Engine {
         match self.state {
             State::Init => {}
             State::Master => {
-                let local_key = self.config.tie_break.key(self.config.src_ip);
-                let remote_key = self.config.tie_break.key(advert.src_ip);
-                let peer_preferred = match demote {
-                    std::cmp::Ordering::Less => true,
-                    std::cmp::Ordering::Greater => false,
-                    std::cmp::Ordering::Equal => {
-                        local > remote || (local == remote && remote_key < local_key)
-                    }
-                };
-                let peer_worse = match demote {
-                    std::cmp::Ordering::Less => false,
-                    std::cmp::Ordering::Greater => true,
-                    std::cmp::Ordering::Equal => {
-                        local < remote || (local == remote && remote_key > local_key)
-                    }
-                };
+                // How we compare with the peer, worse first: more demoted,
+                // then a longer interval, then the tie-break key (§4.4).
+                let us = (
+                    self.demotion,
+                    local,
+                    self.config.tie_break.key(self.config.src_ip),
+                );
+                let peer = (
+                    advert.demote,
+                    remote,
+                    self.config.tie_break.key(advert.src_ip),
+                );
+                let peer_preferred = us > peer;
+                let peer_worse = us < peer;
                 if peer_preferred {
                     // §4.4: one last advert "to be really sure the new master
                     // knows it has to reassert control", then step down.
